@@ -1,0 +1,5 @@
+import sys
+
+from dicomtui.cli import main
+
+sys.exit(main())

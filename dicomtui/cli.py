@@ -1,0 +1,28 @@
+"""The ``dicomtui`` command: the TUI, or a headless subcommand."""
+
+from __future__ import annotations
+
+import sys
+
+SUBCOMMANDS = ("storescp", "storescu", "echo")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        command, rest = args[0], args[1:]
+        if command == "storescp":
+            from dicomtui.headless import storescp
+
+            return storescp.main(rest)
+        if command == "storescu":
+            from dicomtui.headless import storescu
+
+            return storescu.main(rest)
+        from dicomtui.headless import echo
+
+        return echo.main(rest)
+
+    from dicomtui.ui.launch import main as tui_main
+
+    return tui_main(args)

@@ -1,0 +1,1 @@
+"""The DICOM engine: events, bus, receiver, sender. Never imports Textual."""

@@ -1,0 +1,103 @@
+"""SOP classes, transfer syntaxes and file-name prefixes from the seed manuals."""
+
+from __future__ import annotations
+
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import AllStoragePresentationContexts
+from pynetdicom._globals import ALL_TRANSFER_SYNTAXES
+from pynetdicom.apps.common import SOP_CLASS_PREFIXES
+from pynetdicom.sop_class import Verification, uid_to_service_class
+
+# The storescp manual lists two UIDs that differ from the standard ones (an extra
+# ".1" and a transposed component). Peers copying that table may use them, so the
+# receiver accepts them beside the standard UIDs.
+_MANUAL_ONLY_STORAGE_CLASSES: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.1.1.1.1": "Digital X-Ray Image Storage - For Processing",
+    "1.2.840.10008.5.1.1.4.1.1.3.1": "Digital Intra-Oral X-Ray Image Storage - For Processing",
+}
+
+#: Every Storage SOP class the receiver accepts (uid -> name).
+STORAGE_SOP_CLASSES: dict[str, str] = {
+    **{str(cx.abstract_syntax): UID(cx.abstract_syntax).name for cx in AllStoragePresentationContexts},
+    **_MANUAL_ONLY_STORAGE_CLASSES,
+}
+
+VERIFICATION_SOP_CLASS: str = str(Verification)
+
+#: Every transfer syntax the receiver accepts, in pynetdicom's storescp order
+#: (implicit VR little endian first; compressed ones accepted as they are).
+ALL_TRANSFER_SYNTAXES_ACCEPTED: tuple[str, ...] = tuple(str(ts) for ts in ALL_TRANSFER_SYNTAXES)
+
+#: What the sender proposes by default, in the storescu manual's order of preference.
+UNCOMPRESSED_TRANSFER_SYNTAXES: tuple[str, ...] = (
+    str(ExplicitVRLittleEndian),
+    str(ImplicitVRLittleEndian),
+    str(DeflatedExplicitVRLittleEndian),
+    str(ExplicitVRBigEndian),
+)
+
+IMPLICIT_LITTLE = str(ImplicitVRLittleEndian)
+EXPLICIT_LITTLE = str(ExplicitVRLittleEndian)
+EXPLICIT_BIG = str(ExplicitVRBigEndian)
+DEFLATED_LITTLE = str(DeflatedExplicitVRLittleEndian)
+
+
+def sop_class_name(uid: str) -> str:
+    if uid in _MANUAL_ONLY_STORAGE_CLASSES:
+        return _MANUAL_ONLY_STORAGE_CLASSES[uid]
+    name = UID(uid).name
+    return name or uid
+
+
+def transfer_syntax_name(uid: str) -> str:
+    return UID(uid).name or uid
+
+
+def is_uncompressed(transfer_syntax: str) -> bool:
+    return transfer_syntax in UNCOMPRESSED_TRANSFER_SYNTAXES
+
+
+def modality_prefix(sop_class: str) -> str:
+    """The file-name prefix pynetdicom's storescp uses ("CT", "MR", ...; "UN" if unknown)."""
+    entry = SOP_CLASS_PREFIXES.get(sop_class)
+    return entry[0] if entry else "UN"
+
+
+def short_sop_class(sop_class: str) -> str:
+    """A short label for tables and log lines: the prefix if known, else the name."""
+    entry = SOP_CLASS_PREFIXES.get(sop_class)
+    if entry:
+        return str(entry[0])
+    return sop_class_name(sop_class).replace(" Storage", "")
+
+
+def status_text(sop_class: str | None, status: int) -> str:
+    """``0x0000 - Success`` as pynetdicom's logs write a C-STORE/C-ECHO status."""
+    try:
+        statuses = uid_to_service_class(sop_class or VERIFICATION_SOP_CLASS).statuses
+    except Exception:  # an unknown UID has no service class
+        statuses = {}
+    if status in statuses:
+        return f"0x{status:04X} - {statuses[status][0]}"
+    return f"0x{status:04X} - {status_category(status)}"
+
+
+def status_category(status: int | None) -> str:
+    """Success, Warning, Failure (or Unknown) for a C-STORE status."""
+    if status is None:
+        return "Failure"
+    if status == 0x0000:
+        return "Success"
+    if status in (0x0001, 0x0107, 0x0116) or 0xB000 <= status <= 0xBFFF:
+        return "Warning"
+    if status in (0xFF00, 0xFF01):
+        return "Pending"
+    if status == 0xFE00:
+        return "Cancel"
+    return "Failure"

@@ -1,0 +1,47 @@
+"""C-ECHO: is the peer there, and does it speak DICOM?"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pynetdicom.sop_class import Verification
+
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import EchoResult, Side
+from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.pynetdicom_setup import configure_pynetdicom
+from dicomtui.core.sender import SenderSettings, make_ae, request_association
+
+
+def echo(
+    settings: SenderSettings, bus: EventBus, want_pdu_dumps: Callable[[], bool] = lambda: False
+) -> EchoResult:
+    """Associate, send one C-ECHO, release; publishes and returns the result."""
+    configure_pynetdicom()
+    started = time.monotonic()
+    ae = make_ae(settings)
+    ae.add_requested_context(Verification)
+    observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
+    assoc, error = request_association(ae, settings, observer.handlers(), bus)
+    status: int | None = None
+    associated = assoc is not None and assoc.is_established
+    if not error:
+        response = assoc.send_c_echo()
+        assoc.release()
+        status = response.get("Status") if response is not None else None
+        if status is None:
+            error = "no response (DIMSE timeout or association aborted)"
+    elif error == "no accepted presentation contexts":
+        error = "the peer does not accept Verification (C-ECHO)"
+    result = EchoResult(
+        side=Side.SENDER,
+        peer_address=settings.host,
+        peer_port=settings.port,
+        status=int(status) if status is not None else None,
+        seconds=time.monotonic() - started,
+        error=error,
+        associated=associated,
+    )
+    bus.publish(result)
+    return result

@@ -1,0 +1,285 @@
+"""Immutable events published by the receiver and the sender.
+
+Every renderer (the headless printer, the TUI's log and tables) reads these and
+nothing else, so what one shows the other can show in the same words.
+Events are created on pynetdicom's threads: keep them small and cheap to build.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Side(str, Enum):
+    """Which part of the application an event belongs to."""
+
+    RECEIVER = "receiver"
+    SENDER = "sender"
+
+
+class Level(int, Enum):
+    """Log levels, ordered like :mod:`logging`'s."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+    @property
+    def letter(self) -> str:
+        return self.name[0]
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    side: Side
+    #: Identifies one association (or connection) for its whole life; None for
+    #: events that belong to no association.
+    assoc_id: int | None = None
+    timestamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSummary:
+    """One presentation context as negotiated."""
+
+    context_id: int
+    abstract_syntax: str
+    transfer_syntax: str | None
+    result: str
+
+
+# --- receiver life cycle -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiverStarted(Event):
+    address: str
+    port: int
+    ae_title: str
+    output_directory: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiverStopped(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiverFailed(Event):
+    """The receiver could not start (port in use, bad address, ...)."""
+
+    reason: str
+
+
+# --- connections and associations ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionOpened(Event):
+    peer_address: str
+    peer_port: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionClosed(Event):
+    peer_address: str
+    peer_port: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationRequested(Event):
+    peer_address: str
+    peer_port: int
+    calling_ae_title: str
+    called_ae_title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationAccepted(Event):
+    peer_address: str
+    peer_port: int
+    calling_ae_title: str
+    called_ae_title: str
+    local_max_pdu: int
+    peer_max_pdu: int
+    accepted: tuple[ContextSummary, ...]
+    rejected: tuple[ContextSummary, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationRejected(Event):
+    peer_address: str
+    peer_port: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationReleased(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationAborted(Event):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationFailed(Event):
+    """An outgoing association could not be made at all (refused, unreachable, ...)."""
+
+    peer_address: str
+    peer_port: int
+    reason: str
+
+
+# --- DIMSE and PDU traffic ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DimseMessage(Event):
+    incoming: bool
+    #: As DICOM names it: "C-STORE RQ", "C-ECHO RSP", ...
+    message_type: str
+    context_id: int | None
+    message_id: int | None
+    responded_to: int | None = None
+    sop_class: str | None = None
+    sop_instance: str | None = None
+    status: int | None = None
+    #: Only for C-STORE RQ: whether a data set follows, and its priority.
+    has_dataset: bool = False
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PduDump(Event):
+    """A decoded PDU in the words of pynetdicom's debug dumps (debug level only)."""
+
+    incoming: bool
+    pdu_type: str
+    lines: tuple[str, ...]
+
+
+# --- receiving objects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectReceived(Event):
+    """A C-STORE data set arrived and was handled with ``status``."""
+
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    size: int
+    #: File name as the manual prints it ("CT.1.2.3"); empty when not stored.
+    filename: str
+    #: Full path on disk; None when nothing was stored (``--ignore`` or a failure).
+    path: str | None
+    status: int
+    patient_name: str = ""
+    patient_id: str = ""
+    modality: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectLost(Event):
+    """A C-STORE data set was arriving when its association ended; nothing was kept."""
+
+    sop_class: str
+    sop_instance: str
+    bytes_received: int
+    reason: str
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSkipped(Event):
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendStarted(Event):
+    peer_address: str
+    peer_port: int
+    called_ae_title: str
+    total_files: int
+    total_bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSending(Event):
+    path: str
+    message_id: int
+    sop_class: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSent(Event):
+    """The peer answered a C-STORE (or none came: ``status`` is None)."""
+
+    path: str
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    size: int
+    status: int | None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendProgress(Event):
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendFinished(Event):
+    sent: int
+    warned: int
+    failed: int
+    skipped: int
+    not_attempted: int
+    bytes_sent: int
+    seconds: float
+    cancelled: bool
+    #: The association could not be made or broke.
+    association_error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EchoResult(Event):
+    peer_address: str
+    peer_port: int
+    status: int | None
+    seconds: float
+    error: str = ""
+    #: False when no association was made (that failure was reported on its own).
+    associated: bool = True
+
+
+# --- free text ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogMessage(Event):
+    """A line with no event of its own: errors, warnings from pynetdicom, notes."""
+
+    level: Level
+    text: str

@@ -1,0 +1,321 @@
+"""Events as the seed manuals' log lines (``I: Accepting Association`` ...).
+
+Both renderers use this: the headless commands print the lines, the TUI's log
+pane shows them. A renderer filters by level; this module only words things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import singledispatch
+from typing import NamedTuple
+
+from dicomtui.core.dicom_tables import (
+    short_sop_class,
+    sop_class_name,
+    status_category,
+    status_text,
+)
+from dicomtui.core.events import (
+    AssociationAborted,
+    AssociationAccepted,
+    AssociationFailed,
+    AssociationRejected,
+    AssociationReleased,
+    AssociationRequested,
+    ConnectionClosed,
+    ConnectionOpened,
+    DimseMessage,
+    EchoResult,
+    Event,
+    FileSending,
+    FileSent,
+    FileSkipped,
+    Level,
+    LogMessage,
+    ObjectLost,
+    ObjectReceived,
+    PduDump,
+    ReceiverFailed,
+    ReceiverStarted,
+    ReceiverStopped,
+    SendFinished,
+    SendStarted,
+    Side,
+)
+
+
+class LogLine(NamedTuple):
+    level: Level
+    text: str
+
+    def render(self) -> str:
+        return f"{self.level.letter}: {self.text}"
+
+
+D, I, W, E = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
+
+_PRIORITY = {0: "Medium", 1: "High", 2: "Low"}
+
+
+def format_event(event: Event) -> list[LogLine]:
+    """The log lines for one event, at their own levels (possibly none)."""
+    return _format(event)
+
+
+@singledispatch
+def _format(event: Event) -> list[LogLine]:
+    return []
+
+
+def _on(cls: type) -> Callable[[Callable[..., list[LogLine]]], Callable[..., list[LogLine]]]:
+    def register(func: Callable[..., list[LogLine]]) -> Callable[..., list[LogLine]]:
+        _format.register(cls)(func)
+        return func
+
+    return register
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+@_on(ReceiverStarted)
+def _(e: ReceiverStarted) -> list[LogLine]:
+    where = f"{e.address or '*'}:{e.port}"
+    into = f"; storing into {e.output_directory}" if e.output_directory else "; not storing (--ignore)"
+    return [LogLine(I, f"Listening on {where} as {e.ae_title}{into}")]
+
+
+@_on(ReceiverStopped)
+def _(e: ReceiverStopped) -> list[LogLine]:
+    return [LogLine(I, "Receiver stopped")]
+
+
+@_on(ReceiverFailed)
+def _(e: ReceiverFailed) -> list[LogLine]:
+    return [LogLine(E, e.reason)]
+
+
+@_on(ConnectionOpened)
+def _(e: ConnectionOpened) -> list[LogLine]:
+    return [LogLine(D, f"Connection opened with {e.peer_address}:{e.peer_port}")]
+
+
+@_on(ConnectionClosed)
+def _(e: ConnectionClosed) -> list[LogLine]:
+    return [LogLine(D, f"Connection closed with {e.peer_address}:{e.peer_port}")]
+
+
+@_on(AssociationRequested)
+def _(e: AssociationRequested) -> list[LogLine]:
+    if e.side is Side.SENDER:
+        return [LogLine(I, "Requesting Association")]
+    return [
+        LogLine(
+            D,
+            f"Association requested by {e.calling_ae_title} at {e.peer_address}:{e.peer_port}"
+            f" (called AE title {e.called_ae_title})",
+        )
+    ]
+
+
+@_on(AssociationAccepted)
+def _(e: AssociationAccepted) -> list[LogLine]:
+    if e.side is Side.SENDER:
+        return [LogLine(I, "Association Accepted")]
+    return [LogLine(I, "Accepting Association")]
+
+
+@_on(AssociationRejected)
+def _(e: AssociationRejected) -> list[LogLine]:
+    reason = f": {e.reason}" if e.reason else ""
+    if e.side is Side.SENDER:
+        return [LogLine(E, f"Association Rejected{reason}")]
+    return [LogLine(I, f"Rejecting Association{reason}")]
+
+
+@_on(AssociationReleased)
+def _(e: AssociationReleased) -> list[LogLine]:
+    if e.side is Side.SENDER:
+        return [LogLine(I, "Releasing Association")]
+    return [LogLine(I, "Association Released")]
+
+
+@_on(AssociationAborted)
+def _(e: AssociationAborted) -> list[LogLine]:
+    if e.reason == "no accepted presentation contexts":
+        return [LogLine(E, "No accepted presentation contexts")]
+    reason = f" ({e.reason})" if e.reason else ""
+    return [LogLine(I, f"Association Aborted{reason}")]
+
+
+@_on(AssociationFailed)
+def _(e: AssociationFailed) -> list[LogLine]:
+    return [
+        LogLine(
+            E,
+            f"Association request failed: unable to connect to {e.peer_address}:{e.peer_port}"
+            f" ({e.reason})",
+        )
+    ]
+
+
+@_on(PduDump)
+def _(e: PduDump) -> list[LogLine]:
+    return [LogLine(D, line) for line in e.lines]
+
+
+@_on(DimseMessage)
+def _(e: DimseMessage) -> list[LogLine]:
+    lines: list[LogLine] = []
+    kind = e.message_type
+    if kind == "C-STORE RQ":
+        if e.incoming:
+            lines.append(LogLine(I, "Received Store Request"))
+        else:
+            prefix = short_sop_class(e.sop_class or "")
+            tag = f", ({prefix})" if prefix in ("CT", "MR") else ""
+            lines.append(LogLine(I, f"Sending Store Request: MsgID {e.message_id}{tag}"))
+    elif kind == "C-STORE RSP" and e.incoming and e.status is not None:
+        lines.append(
+            LogLine(I, f"Received Store Response (Status: {status_text(e.sop_class, e.status)})")
+        )
+    elif kind == "C-ECHO RQ":
+        if e.incoming:
+            lines.append(LogLine(I, f"Received Echo Request (MsgID {e.message_id})"))
+        else:
+            lines.append(LogLine(I, f"Sending Echo Request: MsgID {e.message_id}"))
+    elif kind == "C-ECHO RSP" and e.incoming and e.status is not None:
+        lines.append(
+            LogLine(I, f"Received Echo Response (Status: {status_text(None, e.status)})")
+        )
+    lines.extend(LogLine(D, text) for text in dimse_dump(e))
+    return lines
+
+
+def dimse_dump(e: DimseMessage) -> list[str]:
+    """The DIMSE message block of the manuals' debug output."""
+    direction = "INCOMING" if e.incoming else "OUTGOING"
+    rows = [f"{f' {direction} DIMSE MESSAGE ':=^76}", f"{'Message Type':<30}: {e.message_type}"]
+    if e.incoming and e.context_id is not None:
+        rows.append(f"{'Presentation Context ID':<30}: {e.context_id}")
+    if e.message_type.endswith("RQ"):
+        rows.append(f"{'Message ID':<30}: {e.message_id}")
+    else:
+        rows.append(f"{'Message ID Being Responded To':<30}: {e.responded_to}")
+    if e.sop_class:
+        rows.append(f"{'Affected SOP Class UID':<30}: {sop_class_name(e.sop_class)}")
+    if e.sop_instance:
+        rows.append(f"{'Affected SOP Instance UID':<30}: {e.sop_instance}")
+    if e.message_type.endswith("RQ"):
+        rows.append(f"{'Data Set':<30}: {'Present' if e.has_dataset else 'None'}")
+        if e.priority is not None:
+            rows.append(f"{'Priority':<30}: {_PRIORITY.get(e.priority, e.priority)}")
+    elif e.status is not None:
+        rows.append(f"{'Status':<30}: {status_text(e.sop_class, e.status)}")
+    rows.append(f"{' END DIMSE MESSAGE ':=^76}")
+    return rows
+
+
+@_on(ObjectReceived)
+def _(e: ObjectReceived) -> list[LogLine]:
+    if e.path:
+        return [LogLine(I, f"Storing DICOM file: {e.filename}")]
+    if e.status == 0x0000:
+        return [LogLine(D, f"Received {e.sop_instance} ({megabytes(e.size)}); not stored (--ignore)")]
+    name = e.filename or e.sop_instance
+    return [
+        LogLine(
+            E,
+            f"Could not store {name}: {e.error} (Status: {status_text(e.sop_class, e.status)})",
+        )
+    ]
+
+
+@_on(ObjectLost)
+def _(e: ObjectLost) -> list[LogLine]:
+    return [
+        LogLine(
+            E,
+            f"Lost {e.sop_instance or 'an object'} after {e.bytes_received} bytes: {e.reason};"
+            " nothing was stored",
+        )
+    ]
+
+
+@_on(FileSkipped)
+def _(e: FileSkipped) -> list[LogLine]:
+    return [LogLine(E, f"{e.reason}: {e.path}")]
+
+
+@_on(SendStarted)
+def _(e: SendStarted) -> list[LogLine]:
+    return [
+        LogLine(
+            I,
+            f"Sending {e.total_files} file(s), {megabytes(e.total_bytes)}, to"
+            f" {e.called_ae_title} at {e.peer_address}:{e.peer_port}",
+        )
+    ]
+
+
+@_on(FileSending)
+def _(e: FileSending) -> list[LogLine]:
+    return [LogLine(I, f"Sending file: {e.path}")]
+
+
+@_on(FileSent)
+def _(e: FileSent) -> list[LogLine]:
+    if e.status is None:
+        return [LogLine(E, f"Store failed: {e.path}: {e.error or 'no response from the peer'}")]
+    category = status_category(e.status)
+    if category == "Success":
+        return []
+    level = W if category == "Warning" else E
+    return [LogLine(level, f"Store {category.lower()}: {e.path} (Status: {status_text(e.sop_class, e.status)})")]
+
+
+def send_summary(e: SendFinished) -> str:
+    rate = e.bytes_sent / e.seconds / 1_000_000 if e.seconds > 0 else 0.0
+    parts = [
+        f"{e.sent} sent",
+        f"{e.warned} with warnings",
+        f"{e.failed} failed",
+        f"{e.skipped} skipped",
+    ]
+    if e.not_attempted:
+        parts.append(f"{e.not_attempted} not attempted")
+    text = (
+        ", ".join(parts)
+        + f"; {megabytes(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
+    )
+    if e.cancelled:
+        text = "Cancelled: " + text
+    return text
+
+
+@_on(SendFinished)
+def _(e: SendFinished) -> list[LogLine]:
+    level = I if e.failed == 0 and not e.association_error and not e.cancelled else W
+    return [LogLine(level, send_summary(e))]
+
+
+@_on(EchoResult)
+def _(e: EchoResult) -> list[LogLine]:
+    if e.status is None:
+        level = E if e.associated else I
+        return [LogLine(level, f"Echo to {e.peer_address}:{e.peer_port} failed: {e.error}")]
+    level = I if e.status == 0 else E
+    return [
+        LogLine(
+            level,
+            f"Echo to {e.peer_address}:{e.peer_port}: {status_text(None, e.status)}"
+            f" in {e.seconds * 1000:.0f} ms",
+        )
+    ]
+
+
+@_on(LogMessage)
+def _(e: LogMessage) -> list[LogLine]:
+    return [LogLine(e.level, e.text)]

@@ -1,0 +1,270 @@
+"""Turn pynetdicom's notification events into our events on the bus.
+
+The handlers run on pynetdicom's association threads: they read what they need
+from the association, publish one small event and return. PDU dumps (debug
+level) are only built when someone asked for them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from pynetdicom import _handlers, evt
+
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import (
+    AssociationAborted,
+    AssociationAccepted,
+    AssociationRejected,
+    AssociationReleased,
+    AssociationRequested,
+    ConnectionClosed,
+    ConnectionOpened,
+    ContextSummary,
+    DimseMessage,
+    PduDump,
+    Side,
+)
+
+Handler = tuple[Any, Callable[..., Any]]
+
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+_assoc_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def association_id(assoc: Any) -> int:
+    """A small number that names one association for its whole life."""
+    with _ids_lock:
+        number = _assoc_ids.get(assoc)
+        if number is None:
+            number = next(_ids)
+            _assoc_ids[assoc] = number
+        return number
+
+
+def set_tcp_nodelay(assoc: Any) -> None:
+    """Send small DIMSE messages at once instead of waiting on Nagle's algorithm.
+
+    pynetdicom never sets TCP_NODELAY; without it each small message waits ~40 ms
+    for a delayed ACK.
+    """
+    sock = getattr(getattr(getattr(assoc, "dul", None), "socket", None), "socket", None)
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # the peer may already have gone; the association will notice
+
+
+def _peer(assoc: Any) -> tuple[str, int]:
+    peer = assoc.requestor if assoc.is_acceptor else assoc.acceptor
+    try:
+        return str(peer.address), int(peer.port)
+    except Exception:  # not known yet on a half-open connection
+        return "", 0
+
+
+def _context_summaries(contexts: Any) -> tuple[ContextSummary, ...]:
+    summaries = []
+    for cx in contexts:
+        ts = cx.transfer_syntax[0] if cx.transfer_syntax else None
+        summaries.append(
+            ContextSummary(
+                context_id=int(cx.context_id or 0),
+                abstract_syntax=str(cx.abstract_syntax),
+                transfer_syntax=str(ts) if ts is not None else None,
+                result=str(cx.status),
+            )
+        )
+    return tuple(summaries)
+
+
+_DIMSE_NAMES = {
+    "C_ECHO_RQ": "C-ECHO RQ",
+    "C_ECHO_RSP": "C-ECHO RSP",
+    "C_STORE_RQ": "C-STORE RQ",
+    "C_STORE_RSP": "C-STORE RSP",
+}
+
+
+def _dimse_event(event: Any, side: Side, incoming: bool) -> DimseMessage:
+    msg = event.message
+    cs = msg.command_set
+    name = type(msg).__name__
+    message_type = _DIMSE_NAMES.get(name, name.replace("_", "-", 1).replace("_", " "))
+    get = cs.get
+    sop_class = get("AffectedSOPClassUID")
+    sop_instance = get("AffectedSOPInstanceUID")
+    status = get("Status")
+    return DimseMessage(
+        side=side,
+        assoc_id=association_id(event.assoc),
+        incoming=incoming,
+        message_type=message_type,
+        context_id=msg.context_id,
+        message_id=get("MessageID"),
+        responded_to=get("MessageIDBeingRespondedTo"),
+        sop_class=str(sop_class) if sop_class is not None else None,
+        sop_instance=str(sop_instance) if sop_instance is not None else None,
+        status=int(status) if status is not None else None,
+        has_dataset=get("CommandDataSetType", 0x0101) != 0x0101,
+        priority=get("Priority"),
+    )
+
+
+class AssociationObserver:
+    """Binds pynetdicom notification handlers that publish to ``bus``.
+
+    ``want_pdu_dumps`` is asked on each PDU, so the debug level can be switched
+    while associations run.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        side: Side,
+        want_pdu_dumps: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.bus = bus
+        self.side = side
+        self.want_pdu_dumps = want_pdu_dumps
+
+    def handlers(self) -> list[Handler]:
+        return [
+            (evt.EVT_CONN_OPEN, self._on_conn_open),
+            (evt.EVT_CONN_CLOSE, self._on_conn_close),
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
+            (evt.EVT_DIMSE_SENT, self._on_dimse_sent),
+            (evt.EVT_PDU_RECV, self._on_pdu_recv),
+            (evt.EVT_PDU_SENT, self._on_pdu_sent),
+        ]
+
+    def _on_conn_open(self, event: Any) -> None:
+        set_tcp_nodelay(event.assoc)
+        address = event.address
+        self.bus.publish(
+            ConnectionOpened(
+                side=self.side,
+                assoc_id=association_id(event.assoc),
+                peer_address=str(address[0]),
+                peer_port=int(address[1]),
+            )
+        )
+
+    def _on_conn_close(self, event: Any) -> None:
+        address = event.address or ("", 0)
+        self.bus.publish(
+            ConnectionClosed(
+                side=self.side,
+                assoc_id=association_id(event.assoc),
+                peer_address=str(address[0]),
+                peer_port=int(address[1]),
+            )
+        )
+
+    def _on_requested(self, event: Any) -> None:
+        assoc = event.assoc
+        host, port = _peer(assoc)
+        self.bus.publish(
+            AssociationRequested(
+                side=self.side,
+                assoc_id=association_id(assoc),
+                peer_address=host,
+                peer_port=port,
+                calling_ae_title=str(assoc.requestor.ae_title),
+                called_ae_title=str(assoc.acceptor.ae_title),
+            )
+        )
+
+    def _on_accepted(self, event: Any) -> None:
+        assoc = event.assoc
+        host, port = _peer(assoc)
+        local, remote = (
+            (assoc.acceptor, assoc.requestor) if assoc.is_acceptor else (assoc.requestor, assoc.acceptor)
+        )
+        self.bus.publish(
+            AssociationAccepted(
+                side=self.side,
+                assoc_id=association_id(assoc),
+                peer_address=host,
+                peer_port=port,
+                calling_ae_title=str(assoc.requestor.ae_title),
+                called_ae_title=str(assoc.acceptor.ae_title),
+                local_max_pdu=int(local.maximum_length or 0),
+                peer_max_pdu=int(remote.maximum_length or 0),
+                accepted=_context_summaries(assoc.accepted_contexts),
+                rejected=_context_summaries(assoc.rejected_contexts),
+            )
+        )
+
+    def _on_rejected(self, event: Any) -> None:
+        assoc = event.assoc
+        host, port = _peer(assoc)
+        primitive = getattr(assoc.acceptor, "primitive", None)
+        try:
+            reason = f"{primitive.reason_str}" if primitive is not None else ""
+        except Exception:
+            reason = ""
+        self.bus.publish(
+            AssociationRejected(
+                side=self.side,
+                assoc_id=association_id(assoc),
+                peer_address=host,
+                peer_port=port,
+                reason=reason,
+            )
+        )
+
+    def _on_released(self, event: Any) -> None:
+        self.bus.publish(AssociationReleased(side=self.side, assoc_id=association_id(event.assoc)))
+
+    def _on_aborted(self, event: Any) -> None:
+        assoc = event.assoc
+        reason = ""
+        if not assoc.accepted_contexts and assoc.rejected_contexts and not assoc.is_acceptor:
+            reason = "no accepted presentation contexts"
+        self.bus.publish(
+            AssociationAborted(side=self.side, assoc_id=association_id(assoc), reason=reason)
+        )
+
+    def _on_dimse_recv(self, event: Any) -> None:
+        self.bus.publish(_dimse_event(event, self.side, incoming=True))
+
+    def _on_dimse_sent(self, event: Any) -> None:
+        self.bus.publish(_dimse_event(event, self.side, incoming=False))
+
+    def _on_pdu_recv(self, event: Any) -> None:
+        if self.want_pdu_dumps():
+            self._publish_pdu(event, incoming=True)
+
+    def _on_pdu_sent(self, event: Any) -> None:
+        if self.want_pdu_dumps():
+            self._publish_pdu(event, incoming=False)
+
+    def _publish_pdu(self, event: Any, incoming: bool) -> None:
+        pdu_type = type(event.pdu).__name__
+        if pdu_type == "P_DATA_TF":
+            return  # pynetdicom's own dumps skip these too; DIMSE dumps cover them
+        dump = _handlers.standard_pdu_recv_handler if incoming else _handlers.standard_pdu_sent_handler
+        lines = dump(event) or []
+        self.bus.publish(
+            PduDump(
+                side=self.side,
+                assoc_id=association_id(event.assoc),
+                incoming=incoming,
+                pdu_type=pdu_type.replace("_", "-"),
+                lines=tuple(lines),
+            )
+        )

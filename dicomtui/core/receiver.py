@@ -1,0 +1,298 @@
+"""The Storage SCP (and Verification SCP), publishing everything to the bus."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pynetdicom import AE, evt
+
+from dicomtui.core.bus import EventBus
+from dicomtui.core.dicom_files import read_summary
+from dicomtui.core.dicom_tables import (
+    ALL_TRANSFER_SYNTAXES_ACCEPTED,
+    EXPLICIT_BIG,
+    EXPLICIT_LITTLE,
+    IMPLICIT_LITTLE,
+    STORAGE_SOP_CLASSES,
+    VERIFICATION_SOP_CLASS,
+)
+from dicomtui.core.events import (
+    LogMessage,
+    Level,
+    ObjectLost,
+    ObjectReceived,
+    ReceiverFailed,
+    ReceiverStarted,
+    ReceiverStopped,
+    Side,
+)
+from dicomtui.core.observer import AssociationObserver, association_id
+from dicomtui.core.pynetdicom_setup import configure_pynetdicom, set_spool_directory
+from dicomtui.core.storage import (
+    DuplicatePolicy,
+    DuplicateRefused,
+    UnsafePath,
+    object_filename,
+    place_received_file,
+    spool_directory,
+)
+
+DEFAULT_MAX_PDU = 16382
+
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_DUPLICATE = 0x0111
+
+
+class PreferredSyntax(str, Enum):
+    """storescp's preferred-transfer-syntax options."""
+
+    DEFAULT = "default"
+    UNCOMPRESSED = "uncompressed"  # -x=
+    LITTLE = "little"  # -xe
+    BIG = "big"  # -xb
+    IMPLICIT = "implicit"  # -xi
+
+
+def accepted_transfer_syntaxes(preference: PreferredSyntax) -> list[str]:
+    """Transfer syntaxes in the order the receiver prefers them."""
+    syntaxes = list(ALL_TRANSFER_SYNTAXES_ACCEPTED)
+    if preference is PreferredSyntax.UNCOMPRESSED:
+        syntaxes.remove(IMPLICIT_LITTLE)
+        syntaxes.append(IMPLICIT_LITTLE)
+    elif preference is PreferredSyntax.LITTLE:
+        syntaxes.remove(EXPLICIT_LITTLE)
+        syntaxes.insert(0, EXPLICIT_LITTLE)
+    elif preference is PreferredSyntax.BIG:
+        syntaxes.remove(EXPLICIT_BIG)
+        syntaxes.insert(0, EXPLICIT_BIG)
+    elif preference is PreferredSyntax.IMPLICIT:
+        syntaxes = [IMPLICIT_LITTLE]
+    return syntaxes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSettings:
+    port: int = 11112
+    ae_title: str = "STORESCP"
+    bind_address: str = ""
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 30.0
+    network_timeout: float = 30.0
+    max_pdu: int = DEFAULT_MAX_PDU
+    preferred_syntax: PreferredSyntax = PreferredSyntax.DEFAULT
+    output_directory: Path = Path(".")
+    ignore: bool = False
+    echo: bool = True
+    duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
+    max_associations: int = 10
+
+
+def describe_bind_error(exc: OSError, settings: ReceiverSettings) -> str:
+    where = f"{settings.bind_address or '*'}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"Cannot listen on {where}: the port is already in use"
+    if exc.errno == errno.EACCES:
+        return f"Cannot listen on {where}: permission denied (ports below 1024 need privileges)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"Cannot listen on {where}: no such local address"
+    return f"Cannot listen on {where}: {exc.strerror or exc}"
+
+
+class Receiver:
+    """A running (or stopped) Storage SCP.
+
+    ``start`` raises :class:`OSError` when it cannot listen (and publishes why);
+    handlers run on pynetdicom's threads and only publish events.
+    """
+
+    def __init__(
+        self,
+        settings: ReceiverSettings,
+        bus: EventBus,
+        want_pdu_dumps: Callable[[], bool] = lambda: False,
+    ) -> None:
+        configure_pynetdicom()
+        self.settings = settings
+        self.bus = bus
+        self._observer = AssociationObserver(bus, Side.RECEIVER, want_pdu_dumps)
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (useful when settings asked for port 0)."""
+        if self._server is None:
+            return self.settings.port
+        return int(self._server.server_address[1])
+
+    def _make_ae(self) -> AE:
+        s = self.settings
+        ae = AE(ae_title=s.ae_title)
+        syntaxes = accepted_transfer_syntaxes(s.preferred_syntax)
+        for sop_class in STORAGE_SOP_CLASSES:
+            ae.add_supported_context(sop_class, syntaxes)
+        if s.echo:
+            ae.add_supported_context(VERIFICATION_SOP_CLASS, syntaxes)
+        ae.maximum_pdu_size = s.max_pdu
+        ae.acse_timeout = s.acse_timeout
+        ae.dimse_timeout = s.dimse_timeout
+        ae.network_timeout = s.network_timeout
+        ae.maximum_associations = s.max_associations
+        return ae
+
+    def start(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            s = self.settings
+            if not s.ignore:
+                try:
+                    s.output_directory.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    # Keep serving: each C-STORE answers 0xA700 until the folder is fixed.
+                    self.bus.publish(
+                        LogMessage(
+                            side=Side.RECEIVER,
+                            level=Level.ERROR,
+                            text=f"Cannot create the output folder {s.output_directory}: "
+                            f"{exc.strerror or exc}",
+                        )
+                    )
+            handlers = [
+                *self._observer.handlers(),
+                (evt.EVT_CONN_OPEN, self._on_conn_open),
+                (evt.EVT_C_STORE, self._on_c_store),
+                (evt.EVT_ABORTED, self._on_ended),
+                (evt.EVT_CONN_CLOSE, self._on_ended),
+            ]
+            try:
+                self._server = self._make_ae().start_server(
+                    (s.bind_address, s.port), block=False, evt_handlers=handlers
+                )
+            except OSError as exc:
+                reason = describe_bind_error(exc, s)
+                self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=reason))
+                raise OSError(exc.errno, reason) from exc
+            except (ValueError, TypeError) as exc:
+                self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
+                raise
+            self.bus.publish(
+                ReceiverStarted(
+                    side=Side.RECEIVER,
+                    address=s.bind_address,
+                    port=self.port,
+                    ae_title=s.ae_title,
+                    output_directory=None if s.ignore else str(s.output_directory.resolve()),
+                )
+            )
+
+    def stop(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is None:
+            return
+        for assoc in list(server.active_associations):
+            if assoc.is_established:
+                assoc.abort()
+        server.shutdown()
+        self.bus.publish(ReceiverStopped(side=Side.RECEIVER))
+
+    # --- handlers (pynetdicom threads) -------------------------------------------------
+
+    def _on_conn_open(self, event: Any) -> None:
+        s = self.settings
+        set_spool_directory(event.assoc.dul, None if s.ignore else spool_directory(s.output_directory))
+
+    def _on_c_store(self, event: Any) -> int:
+        s = self.settings
+        req = event.request
+        sop_class = str(req.AffectedSOPClassUID)
+        sop_instance = str(req.AffectedSOPInstanceUID)
+        transfer_syntax = str(event.context.transfer_syntax)
+        partial = Path(event.dataset_path)
+        try:
+            size = partial.stat().st_size
+        except OSError:
+            size = 0
+        assoc_id = association_id(event.assoc)
+
+        def publish(status: int, filename: str = "", path: Path | None = None, error: str = "") -> int:
+            summary = read_summary(path) if path is not None else {}
+            self.bus.publish(
+                ObjectReceived(
+                    side=Side.RECEIVER,
+                    assoc_id=assoc_id,
+                    sop_class=sop_class,
+                    sop_instance=sop_instance,
+                    transfer_syntax=transfer_syntax,
+                    size=size,
+                    filename=filename,
+                    path=str(path) if path is not None else None,
+                    status=status,
+                    patient_name=summary.get("PatientName", ""),
+                    patient_id=summary.get("PatientID", ""),
+                    modality=summary.get("Modality", ""),
+                    study_uid=summary.get("StudyInstanceUID", ""),
+                    series_uid=summary.get("SeriesInstanceUID", ""),
+                    error=error,
+                )
+            )
+            return status
+
+        if s.ignore:
+            return publish(STATUS_SUCCESS)
+
+        filename = object_filename(sop_class, sop_instance)
+        try:
+            if not s.output_directory.is_dir():
+                s.output_directory.mkdir(parents=True, exist_ok=True)
+            final = place_received_file(partial, s.output_directory, filename, s.duplicates)
+        except DuplicateRefused:
+            return publish(STATUS_DUPLICATE, filename, error="an object with this UID exists already")
+        except UnsafePath as exc:
+            return publish(STATUS_OUT_OF_RESOURCES, filename, error=str(exc))
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            return publish(STATUS_OUT_OF_RESOURCES, filename, error=exc.strerror or str(exc))
+        return publish(STATUS_SUCCESS, filename, final)
+
+    def _on_ended(self, event: Any) -> None:
+        """Remove the partial file of a data set that was still arriving."""
+        message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+        partial = getattr(message, "_data_set_file", None)
+        if partial is None:
+            return
+        message._data_set_file = None
+        name = Path(partial.name)
+        try:
+            received = partial.tell()
+        except (OSError, ValueError):
+            received = 0
+        try:
+            partial.close()
+        except OSError:
+            pass
+        name.unlink(missing_ok=True)
+        command = getattr(message, "command_set", None)
+        get = getattr(command, "get", lambda _key, default=None: default)
+        self.bus.publish(
+            ObjectLost(
+                side=Side.RECEIVER,
+                assoc_id=association_id(event.assoc),
+                sop_class=str(get("AffectedSOPClassUID", "") or ""),
+                sop_instance=str(get("AffectedSOPInstanceUID", "") or ""),
+                bytes_received=received,
+                reason="the association ended before the data set was complete",
+            )
+        )

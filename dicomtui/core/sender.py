@@ -1,0 +1,386 @@
+"""The Storage SCU: scan files, propose what they need, send, check every status."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pynetdicom import AE, build_context
+from pynetdicom.presentation import PresentationContext
+
+from dicomtui.core.bus import EventBus
+from dicomtui.core.dicom_files import DicomFile, NotSendable, collect_paths, inspect_file
+from dicomtui.core.dicom_tables import (
+    EXPLICIT_BIG,
+    EXPLICIT_LITTLE,
+    IMPLICIT_LITTLE,
+    UNCOMPRESSED_TRANSFER_SYNTAXES,
+    is_uncompressed,
+    sop_class_name,
+    status_category,
+    transfer_syntax_name,
+)
+from dicomtui.core.events import (
+    AssociationFailed,
+    FileSending,
+    FileSent,
+    FileSkipped,
+    SendFinished,
+    SendProgress,
+    SendStarted,
+    Side,
+)
+from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.pynetdicom_setup import configure_pynetdicom
+
+DEFAULT_MAX_PDU = 16382
+#: DICOM allows at most 128 presentation contexts in one association (PS3.8 9.3.2.2).
+MAX_CONTEXTS_PER_ASSOCIATION = 128
+
+
+class RequestSyntax(str, Enum):
+    """storescu's transfer syntax options."""
+
+    DEFAULT = "default"
+    LITTLE = "little"  # -xe
+    BIG = "big"  # -xb
+    IMPLICIT = "implicit"  # -xi
+
+
+def requested_syntaxes(choice: RequestSyntax) -> tuple[str, ...]:
+    if choice is RequestSyntax.LITTLE:
+        return (EXPLICIT_LITTLE,)
+    if choice is RequestSyntax.BIG:
+        return (EXPLICIT_BIG,)
+    if choice is RequestSyntax.IMPLICIT:
+        return (IMPLICIT_LITTLE,)
+    return UNCOMPRESSED_TRANSFER_SYNTAXES
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    host: str = "127.0.0.1"
+    port: int = 11112
+    called_ae_title: str = "ANY-SCP"
+    calling_ae_title: str = "STORESCU"
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 30.0
+    network_timeout: float = 30.0
+    max_pdu: int = DEFAULT_MAX_PDU
+    request_syntax: RequestSyntax = RequestSyntax.DEFAULT
+    #: storescu's -cx: propose exactly each file's SOP class and transfer syntax.
+    required_contexts: bool = False
+    recurse: bool = False
+    stop_on_failure: bool = False
+    bind_address: str = ""
+
+
+ContextKey = tuple[str, tuple[str, ...]]
+
+
+def context_keys(item: DicomFile, settings: SenderSettings) -> list[ContextKey]:
+    """The presentation contexts one file needs.
+
+    With ``-cx`` exactly its own SOP class and transfer syntax. With ``-xe``,
+    ``-xb`` or ``-xi`` that one syntax. By default, a context with the file's own
+    syntax (so its bytes go as they are, compressed or not) and one with the four
+    uncompressed syntaxes for the peer to choose from when it declines the first.
+    """
+    own = (item.sop_class, (item.transfer_syntax,))
+    if settings.required_contexts:
+        return [own]
+    syntaxes = requested_syntaxes(settings.request_syntax)
+    if settings.request_syntax is not RequestSyntax.DEFAULT:
+        return [(item.sop_class, syntaxes)]
+    return [own, (item.sop_class, syntaxes)]
+
+
+@dataclass
+class Batch:
+    """Files that share one association, and the contexts it proposes."""
+
+    keys: dict[ContextKey, None] = field(default_factory=dict)
+    files: list[DicomFile] = field(default_factory=list)
+
+    def contexts(self) -> list[PresentationContext]:
+        return [build_context(sop_class, list(syntaxes)) for sop_class, syntaxes in self.keys]
+
+
+def plan_batches(files: Iterable[DicomFile], settings: SenderSettings) -> list[Batch]:
+    """Group files, in order, so that no association needs more than 128 contexts."""
+    batches: list[Batch] = []
+    current = Batch()
+    for item in files:
+        new = [k for k in context_keys(item, settings) if k not in current.keys]
+        if current.files and len(current.keys) + len(new) > MAX_CONTEXTS_PER_ASSOCIATION:
+            batches.append(current)
+            current = Batch()
+            new = context_keys(item, settings)
+        current.keys.update(dict.fromkeys(new))
+        current.files.append(item)
+    if current.files:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    warned: int = 0
+    failed: int = 0
+    skipped: int = 0
+    bytes_sent: int = 0
+    done: int = 0
+    failed_paths: list[Path] = field(default_factory=list)
+
+    def count(self, item: DicomFile, status: int | None) -> None:
+        self.done += 1
+        category = status_category(status)
+        if category == "Success":
+            self.sent += 1
+        elif category == "Warning":
+            self.warned += 1
+        else:
+            self.failed += 1
+            self.failed_paths.append(item.path)
+            return
+        self.bytes_sent += item.size
+
+
+def diagnose_connection(host: str, port: int, timeout: float) -> str:
+    """Why an association could not be made, in one phrase."""
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout, 5.0)):
+            return "the peer accepted the connection but did not complete the association"
+    except socket.gaierror as exc:
+        return f"cannot resolve {host!r} ({exc.strerror})"
+    except TimeoutError:
+        return "no answer (timed out)"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def make_ae(settings: SenderSettings) -> AE:
+    ae = AE(ae_title=settings.calling_ae_title)
+    ae.acse_timeout = settings.acse_timeout
+    ae.dimse_timeout = settings.dimse_timeout
+    ae.network_timeout = settings.network_timeout
+    return ae
+
+
+def request_association(
+    ae: AE, settings: SenderSettings, handlers: list[Any], bus: EventBus
+) -> tuple[Any, str]:
+    """Associate with the peer in ``settings``.
+
+    Returns the association (None if none was even attempted) and, when it is not
+    established, why, in one phrase. A failure to connect at all is published as
+    :class:`AssociationFailed`; rejections and aborts were published by the observer.
+    """
+    s = settings
+    try:
+        assoc = ae.associate(
+            s.host,
+            s.port,
+            ae_title=s.called_ae_title,
+            max_pdu=s.max_pdu,
+            evt_handlers=handlers,
+            bind_address=(s.bind_address, 0),
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        reason = (
+            f"cannot resolve {s.host!r} ({exc.strerror})"
+            if isinstance(exc, socket.gaierror)
+            else str(exc)
+        )
+        bus.publish(AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason))
+        return None, reason
+    if assoc.is_established:
+        return assoc, ""
+    if assoc.is_rejected:
+        return assoc, "association rejected"
+    if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
+        return assoc, "no accepted presentation contexts"
+    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30)
+    bus.publish(AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason))
+    return assoc, reason
+
+
+class SendJob:
+    """One send: call :meth:`run` on a worker thread; :meth:`cancel` from anywhere."""
+
+    def __init__(
+        self,
+        settings: SenderSettings,
+        paths: Sequence[str | Path],
+        bus: EventBus,
+        want_pdu_dumps: Callable[[], bool] = lambda: False,
+    ) -> None:
+        configure_pynetdicom()
+        self.settings = settings
+        self.paths = list(paths)
+        self.bus = bus
+        self._observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
+        self._cancel = threading.Event()
+        self.result: SendFinished | None = None
+        self.failed_paths: list[Path] = []
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _publish_skip(self, path: Path, reason: str) -> None:
+        self.bus.publish(FileSkipped(side=Side.SENDER, path=str(path), reason=reason))
+
+    def scan(self) -> tuple[list[DicomFile], int]:
+        """The sendable files, and how many paths were skipped (each published with its reason)."""
+        files, missing = collect_paths(self.paths, self.settings.recurse)
+        for path in missing:
+            self._publish_skip(path, "Cannot access path")
+        sendable: list[DicomFile] = []
+        skipped = len(missing)
+        for path in files:
+            if self._cancel.is_set():
+                break
+            found = inspect_file(path)
+            if isinstance(found, NotSendable):
+                self._publish_skip(found.path, found.reason)
+                skipped += 1
+            else:
+                sendable.append(found)
+        return sendable, skipped
+
+    def run(self) -> SendFinished:
+        started = time.monotonic()
+        s = self.settings
+        files, skipped = self.scan()
+        tally = Tally(skipped=skipped)
+        total_bytes = sum(f.size for f in files)
+        self.bus.publish(
+            SendStarted(
+                side=Side.SENDER,
+                peer_address=s.host,
+                peer_port=s.port,
+                called_ae_title=s.called_ae_title,
+                total_files=len(files),
+                total_bytes=total_bytes,
+            )
+        )
+        association_error = ""
+        for batch in plan_batches(files, s):
+            if self._cancel.is_set():
+                break
+            association_error = self._send_batch(batch, tally, len(files), total_bytes, started)
+            if association_error or (s.stop_on_failure and tally.failed):
+                break
+
+        self.failed_paths = tally.failed_paths
+        result = SendFinished(
+            side=Side.SENDER,
+            sent=tally.sent,
+            warned=tally.warned,
+            failed=tally.failed,
+            skipped=tally.skipped,
+            not_attempted=len(files) - tally.done,
+            bytes_sent=tally.bytes_sent,
+            seconds=time.monotonic() - started,
+            cancelled=self._cancel.is_set(),
+            association_error=association_error,
+        )
+        self.result = result
+        self.bus.publish(result)
+        return result
+
+    def _send_batch(
+        self, batch: Batch, tally: Tally, total_files: int, total_bytes: int, started: float
+    ) -> str:
+        """Send one batch on its own association; returns an error if the association failed."""
+        s = self.settings
+        ae = make_ae(s)
+        ae.requested_contexts = batch.contexts()
+        assoc, reason = request_association(ae, s, self._observer.handlers(), self.bus)
+        if reason:
+            return reason
+
+        accepted = {(str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts}
+        error = ""
+        try:
+            for message_id, item in enumerate(batch.files, start=1):
+                if self._cancel.is_set():
+                    break
+                status, problem = self._send_one(assoc, item, message_id, accepted)
+                tally.count(item, status)
+                self.bus.publish(
+                    FileSent(
+                        side=Side.SENDER,
+                        path=str(item.path),
+                        sop_class=item.sop_class,
+                        sop_instance=item.sop_instance,
+                        transfer_syntax=item.transfer_syntax,
+                        size=item.size,
+                        status=status,
+                        error=problem,
+                    )
+                )
+                self.bus.publish(
+                    SendProgress(
+                        side=Side.SENDER,
+                        files_done=tally.done,
+                        files_total=total_files,
+                        bytes_done=tally.bytes_sent,
+                        bytes_total=total_bytes,
+                        elapsed=time.monotonic() - started,
+                    )
+                )
+                if not assoc.is_established:
+                    error = "the association ended during the transfer"
+                    break
+                if s.stop_on_failure and status_category(status) == "Failure":
+                    break
+        finally:
+            if assoc.is_established:
+                if self._cancel.is_set():
+                    assoc.abort()
+                else:
+                    assoc.release()
+        return error
+
+    def _send_one(
+        self, assoc: Any, item: DicomFile, message_id: int, accepted: set[tuple[str, str]]
+    ) -> tuple[int | None, str]:
+        """Send one file; returns the response status (None if there was none) and a problem."""
+        self.bus.publish(
+            FileSending(
+                side=Side.SENDER, path=str(item.path), message_id=message_id, sop_class=item.sop_class
+            )
+        )
+        try:
+            if (item.sop_class, item.transfer_syntax) in accepted:
+                # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
+                response = assoc.send_c_store(item.path, msg_id=message_id)
+            elif is_uncompressed(item.transfer_syntax) and any(
+                (item.sop_class, ts) in accepted for ts in UNCOMPRESSED_TRANSFER_SYNTAXES
+            ):
+                # Another uncompressed syntax was accepted: pynetdicom re-encodes.
+                response = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
+            else:
+                return None, (
+                    f"no accepted presentation context for {sop_class_name(item.sop_class)}"
+                    f" in {transfer_syntax_name(item.transfer_syntax)}"
+                )
+        except Exception as exc:  # pynetdicom/pydicom raise many kinds for a bad file or link
+            return None, str(exc) or type(exc).__name__
+        status = response.get("Status") if response is not None else None
+        if status is None:
+            return None, "no response from the peer (DIMSE timeout or association aborted)"
+        return int(status), ""

@@ -1,0 +1,1 @@
+"""The headless commands: storescp, storescu and echo, printing the event stream."""

@@ -1,0 +1,60 @@
+"""``dicomtui echo``: one C-ECHO to check a peer."""
+
+from __future__ import annotations
+
+import argparse
+
+from dicomtui import __version__
+from dicomtui.core.bus import EventBus
+from dicomtui.core.echo import echo
+from dicomtui.core.events import Level
+from dicomtui.core.log_format import format_event
+from dicomtui.core.sender import SenderSettings
+from dicomtui.headless.options import (
+    add_general_options,
+    add_network_options,
+    check_common,
+    threshold,
+)
+from dicomtui.headless.printer import LinePrinter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomtui echo",
+        usage="dicomtui echo [options] addr port",
+        description="Send one C-ECHO (Verification) to a peer and report its status.",
+    )
+    parser.add_argument("addr", help="TCP/IP address or hostname of DICOM peer")
+    parser.add_argument("port", type=int, help="TCP/IP port number of peer")
+    add_general_options(parser)
+    add_network_options(parser, scp=False)
+    parser.add_argument("--version", action="version", version=f"dicomtui echo {__version__}")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_common(parser, args)
+    bus = EventBus()
+    printer = LinePrinter(threshold(args))
+    bus.subscribe(printer)
+    settings = SenderSettings(
+        host=args.addr,
+        port=args.port,
+        called_ae_title=args.called_aet,
+        calling_ae_title=args.calling_aet,
+        acse_timeout=args.acse_timeout,
+        dimse_timeout=args.dimse_timeout,
+        network_timeout=args.network_timeout,
+        max_pdu=args.max_pdu,
+        bind_address=args.bind_address,
+    )
+    result = echo(settings, bus, want_pdu_dumps=lambda: printer.wants_debug)
+    # The result is the point of this command: show it unless quiet, even when
+    # the level hides successes.
+    if result.status == 0 and printer.threshold is not None and printer.threshold > Level.INFO:
+        for line in format_event(result):
+            print(line.render())
+    return 0 if result.status == 0 else 1

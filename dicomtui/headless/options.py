@@ -1,0 +1,96 @@
+"""Command-line options shared by the headless commands, as the manuals spell them."""
+
+from __future__ import annotations
+
+import argparse
+
+from dicomtui.core.events import Level
+
+DEFAULT_MAX_PDU = 16382
+
+_LEVELS = {
+    "critical": Level.CRITICAL,
+    "error": Level.ERROR,
+    "warning": Level.WARNING,
+    "warn": Level.WARNING,
+    "info": Level.INFO,
+    "debug": Level.DEBUG,
+}
+
+
+def add_general_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("General Options")
+    output = group.add_mutually_exclusive_group()
+    output.add_argument(
+        "-q", "--quiet", dest="log_type", action="store_const", const="q",
+        help="quiet mode, prints no warnings or errors",
+    )
+    output.add_argument(
+        "-v", "--verbose", dest="log_type", action="store_const", const="v",
+        help="verbose mode, prints processing details",
+    )
+    output.add_argument(
+        "-d", "--debug", dest="log_type", action="store_const", const="d",
+        help="debug mode, prints debugging information",
+    )
+    group.add_argument(
+        "-ll", "--log-level", metavar="[l]evel", choices=sorted(_LEVELS),
+        help="one of critical, error, warning, info, debug: prints messages of that level or higher",
+    )
+
+
+def threshold(args: argparse.Namespace) -> Level | None:
+    """The lowest level to print, or None for quiet mode (errors only by default)."""
+    if args.log_type == "q":
+        return None
+    if args.log_level:
+        return _LEVELS[args.log_level]
+    return {"v": Level.INFO, "d": Level.DEBUG}.get(args.log_type, Level.ERROR)
+
+
+def add_network_options(parser: argparse.ArgumentParser, *, scp: bool) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("Network Options")
+    if scp:
+        group.add_argument(
+            "-aet", "--ae-title", metavar="[a]etitle", default="STORESCP",
+            help="set the local AE title (default: STORESCP)",
+        )
+    else:
+        group.add_argument(
+            "-aet", "--calling-aet", metavar="[a]etitle", default="STORESCU",
+            help="set the local AE title (default: STORESCU)",
+        )
+        group.add_argument(
+            "-aec", "--called-aet", metavar="[a]etitle", default="ANY-SCP",
+            help="set the called AE title for the peer AE (default: ANY-SCP)",
+        )
+    for short, long, what in (
+        ("-ta", "--acse-timeout", "ACSE messages"),
+        ("-td", "--dimse-timeout", "DIMSE messages"),
+        ("-tn", "--network-timeout", "the network"),
+    ):
+        group.add_argument(
+            short, long, metavar="[s]econds", type=float, default=30.0,
+            help=f"timeout for {what} (default: 30)",
+        )
+    group.add_argument(
+        "-pdu", "--max-pdu", metavar="[n]umber of bytes", type=int, default=DEFAULT_MAX_PDU,
+        help=f"set maximum receive PDU bytes to n bytes (0 for unlimited, default: {DEFAULT_MAX_PDU})",
+    )
+    group.add_argument(
+        "-ba", "--bind-address", metavar="[a]ddress", default="",
+        help="the local address to " + ("listen on (default: all interfaces)" if scp else "send from"),
+    )
+    return group
+
+
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.max_pdu < 0:
+        parser.error("-pdu/--max-pdu must be 0 (unlimited) or a positive number of bytes")
+    for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number of seconds")
+    for name in ("ae_title", "calling_aet", "called_aet"):
+        value = getattr(args, name, None)
+        if value is not None and not (0 < len(value.strip()) <= 16):
+            parser.error(f"AE titles are 1 to 16 characters: {value!r}")

@@ -1,0 +1,117 @@
+"""``dicomtui storescp``: the Storage SCP of the storescp manual, headless."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from dicomtui import __version__
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import Level, LogMessage, Side
+from dicomtui.core.receiver import PreferredSyntax, Receiver, ReceiverSettings
+from dicomtui.core.storage import DuplicatePolicy
+from dicomtui.headless.options import (
+    add_general_options,
+    add_network_options,
+    check_common,
+    threshold,
+)
+from dicomtui.headless.printer import LinePrinter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomtui storescp",
+        usage="dicomtui storescp [options] port",
+        description=(
+            "A Storage SCP: listens on port for associations and stores the objects "
+            "that Storage SCUs send (as pynetdicom's storescp)."
+        ),
+    )
+    parser.add_argument("port", type=int, help="TCP/IP port number to listen on")
+    add_general_options(parser)
+    add_network_options(parser, scp=True)
+    group = parser.add_argument_group("Preferred Transfer Syntaxes").add_mutually_exclusive_group()
+    for flags, value, text in (
+        (("-x=", "--prefer-uncompr"), PreferredSyntax.UNCOMPRESSED, "prefer explicit VR local byte order"),
+        (("-xe", "--prefer-little"), PreferredSyntax.LITTLE, "prefer explicit VR little endian transfer syntax"),
+        (("-xb", "--prefer-big"), PreferredSyntax.BIG, "prefer explicit VR big endian transfer syntax"),
+        (("-xi", "--implicit"), PreferredSyntax.IMPLICIT, "accept implicit VR little endian transfer syntax only"),
+    ):
+        group.add_argument(*flags, dest="preferred", action="store_const", const=value, help=text)
+    out = parser.add_argument_group("Output")
+    out.add_argument(
+        "-od", "--output-directory", metavar="[d]irectory", default=".",
+        help="write received objects to directory d (default: the current folder)",
+    )
+    out.add_argument("--ignore", action="store_true", help="receive data but don't store it")
+    out.add_argument(
+        "--duplicates", choices=[p.value for p in DuplicatePolicy], default=DuplicatePolicy.KEEP_BOTH.value,
+        help="when a file of the same name exists: keep both (default, adds ~2, ~3...), "
+        "overwrite, or refuse the object with status 0x0111",
+    )
+    misc = parser.add_argument_group("Miscellaneous")
+    misc.add_argument("--no-echo", action="store_true", help="don't act as a verification SCP")
+    misc.add_argument(
+        "--max-associations", type=int, default=10, metavar="n",
+        help="how many associations may be open at once (default: 10)",
+    )
+    parser.add_argument("--version", action="version", version=f"dicomtui storescp {__version__}")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
+    return ReceiverSettings(
+        port=args.port,
+        ae_title=args.ae_title,
+        bind_address=args.bind_address,
+        acse_timeout=args.acse_timeout,
+        dimse_timeout=args.dimse_timeout,
+        network_timeout=args.network_timeout,
+        max_pdu=args.max_pdu,
+        preferred_syntax=args.preferred or PreferredSyntax.DEFAULT,
+        output_directory=Path(args.output_directory),
+        ignore=args.ignore,
+        echo=not args.no_echo,
+        duplicates=DuplicatePolicy(args.duplicates),
+        max_associations=args.max_associations,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_common(parser, args)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port must be between 0 and 65535, not {args.port}")
+
+    bus = EventBus()
+    printer = LinePrinter(threshold(args))
+    bus.subscribe(printer)
+    if printer.wants_debug:
+        bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=f"dicomtui storescp v{__version__}"))
+        bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
+
+    receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=lambda: printer.wants_debug)
+    try:
+        receiver.start()
+    except OSError as exc:
+        if printer.threshold is not None and printer.threshold > Level.ERROR:
+            print(f"E: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stop.wait(0.2):
+        pass
+    receiver.stop()
+    return 0

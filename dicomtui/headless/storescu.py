@@ -1,0 +1,122 @@
+"""``dicomtui storescu``: the Storage SCU of the storescu manual, headless."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from dicomtui import __version__
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import Level, LogMessage, Side
+from dicomtui.core.log_format import send_summary
+from dicomtui.core.sender import RequestSyntax, SenderSettings, SendJob
+from dicomtui.headless.options import (
+    add_general_options,
+    add_network_options,
+    check_common,
+    threshold,
+)
+from dicomtui.headless.printer import LinePrinter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomtui storescu",
+        usage="dicomtui storescu [options] addr port path [path ...]",
+        description=(
+            "A Storage SCU: associates with a peer and sends the DICOM files given "
+            "(folders too) with C-STORE (as pynetdicom's storescu)."
+        ),
+    )
+    parser.add_argument("addr", help="TCP/IP address or hostname of DICOM peer")
+    parser.add_argument("port", type=int, help="TCP/IP port number of peer")
+    parser.add_argument("path", nargs="+", help="DICOM file or directory to be transmitted")
+    add_general_options(parser)
+    inputs = parser.add_argument_group("Input Options")
+    inputs.add_argument("-r", "--recurse", action="store_true", help="recursively search the given directory")
+    add_network_options(parser, scp=False)
+    group = parser.add_argument_group("Transfer Syntax Options").add_mutually_exclusive_group()
+    for flags, value, text in (
+        (("-xe", "--request-little"), RequestSyntax.LITTLE, "request explicit VR little endian TS only"),
+        (("-xb", "--request-big"), RequestSyntax.BIG, "request explicit VR big endian TS only"),
+        (("-xi", "--request-implicit"), RequestSyntax.IMPLICIT, "request implicit VR little endian TS only"),
+    ):
+        group.add_argument(*flags, dest="request", action="store_const", const=value, help=text)
+    misc = parser.add_argument_group("Miscellaneous Options")
+    misc.add_argument(
+        "-cx", "--single-context", "--required-contexts", dest="required_contexts", action="store_true",
+        help="only request the presentation contexts required for the input DICOM file(s)",
+    )
+    misc.add_argument(
+        "--stop-on-failure", action="store_true",
+        help="stop at the first object the peer does not store (default: go on with the rest)",
+    )
+    parser.add_argument("--version", action="version", version=f"dicomtui storescu {__version__}")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> SenderSettings:
+    return SenderSettings(
+        host=args.addr,
+        port=args.port,
+        called_ae_title=args.called_aet,
+        calling_ae_title=args.calling_aet,
+        acse_timeout=args.acse_timeout,
+        dimse_timeout=args.dimse_timeout,
+        network_timeout=args.network_timeout,
+        max_pdu=args.max_pdu,
+        request_syntax=args.request or RequestSyntax.DEFAULT,
+        required_contexts=args.required_contexts,
+        recurse=args.recurse,
+        stop_on_failure=args.stop_on_failure,
+        bind_address=args.bind_address,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_common(parser, args)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"port must be between 1 and 65535, not {args.port}")
+
+    bus = EventBus()
+    printer = LinePrinter(threshold(args))
+    bus.subscribe(printer)
+    if printer.wants_debug:
+        bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=f"dicomtui storescu v{__version__}"))
+        bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
+
+    job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug)
+    worker = threading.Thread(target=job.run, name="storescu", daemon=True)
+
+    def request_cancel(_signum: int, _frame: FrameType | None) -> None:
+        if job.cancelled:  # a second Ctrl-C: stop waiting
+            raise KeyboardInterrupt
+        job.cancel()
+
+    signal.signal(signal.SIGINT, request_cancel)
+    signal.signal(signal.SIGTERM, request_cancel)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        return 130
+
+    result = job.result
+    if result is None:
+        return 1
+    total = result.sent + result.warned + result.failed + result.not_attempted
+    if total == 0 and not result.association_error:
+        if printer.threshold is not None:
+            print("E: No suitable DICOM files found", file=sys.stderr)
+        return 1
+    if printer.threshold is not None and printer.threshold > Level.INFO:
+        # Verbose modes printed it already, from the event.
+        print(send_summary(result))
+    ok = result.failed == 0 and result.not_attempted == 0 and not result.association_error
+    return 0 if ok and not result.cancelled else 1

@@ -1,0 +1,124 @@
+"""Helpers for tests that open sockets, start processes and make DICOM files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+DICOMTUI = [sys.executable, "-m", "dicomtui"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise AssertionError(f"process exited with {proc.returncode} before listening:\n{out}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listened on port {port} within {timeout} s")
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; skips when missing, unless CI says the peers must be there."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
+            pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
+        pytest.skip(f"{name} is not installed (apt-get install dcmtk)")
+    return path
+
+
+class Processes:
+    """Starts processes in their own session and ends every one of them by id."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.started.append(proc)
+        return proc
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 5.0) -> str:
+        """Signal the process, wait, kill it if it lingers; returns what it printed."""
+        if proc.poll() is None:
+            try:
+                proc.send_signal(sig)
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        return out
+
+    def close(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(5)
+            if proc.stdout:
+                proc.stdout.close()
+
+
+def run(cmd: Sequence[str], timeout: float = 60, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def dataset_bytes(path: Path) -> bytes:
+    """The encoded data set of a DICOM file: everything after the file meta group."""
+    data = Path(path).read_bytes()
+    assert data[128:132] == b"DICM", f"{path} is not a DICOM file"
+    pos = 132
+    while pos + 8 <= len(data) and data[pos : pos + 2] == b"\x02\x00":
+        vr = data[pos + 4 : pos + 6]
+        if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN"):
+            length = int.from_bytes(data[pos + 8 : pos + 12], "little")
+            pos += 12 + length
+        else:
+            length = int.from_bytes(data[pos + 6 : pos + 8], "little")
+            pos += 8 + length
+    return data[pos:]
+
+
+def stored_files(directory: Path) -> list[Path]:
+    """Completed objects in a receiver's folder (no partial files)."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -1,0 +1,239 @@
+"""dicomtui storescu -> dicomtui storescp, as separate processes over 127.0.0.1."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from factory import CT_IMAGE, MR_IMAGE, copy_ct, ct_small, make_object
+from helpers import DICOMTUI, Processes, dataset_bytes, free_port, run, stored_files, wait_for_port
+from pydicom import dcmread
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGLosslessSV1,
+    RLELossless,
+)
+
+from dicomtui.core.dicom_files import inspect_file
+
+
+def start_scp(processes: Processes, directory: Path, *options: str) -> tuple[int, object]:
+    port = free_port()
+    level = [] if {"-d", "-q", "-v"} & set(options) else ["-v"]
+    proc = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(directory), *level, *options])
+    wait_for_port(port, proc=proc)
+    return port, proc
+
+
+def test_sends_and_stores_byte_identical_datasets(tmp_path: Path, processes: Processes) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox)
+    sources = [ct_small(), make_object(tmp_path / "mr.dcm", MR_IMAGE, bits=16)]
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), *map(str, sources), "-v"])
+    log = Processes.stop(scp, signal.SIGINT)
+
+    assert result.returncode == 0, result.stderr
+    assert "I: Received Store Response (Status: 0x0000 - Success)" in result.stderr
+    assert "2 sent, 0 with warnings, 0 failed" in result.stderr
+    for source in sources:
+        sent = inspect_file(source)
+        prefix = "CT" if sent.sop_class == CT_IMAGE else "MR"  # type: ignore[union-attr]
+        stored = inbox / f"{prefix}.{sent.sop_instance}"  # type: ignore[union-attr]
+        assert stored.exists(), sorted(inbox.iterdir())
+        assert dataset_bytes(stored) == dataset_bytes(source)
+        assert f"I: Storing DICOM file: {stored.name}" in log
+    assert "I: Accepting Association" in log
+    assert "I: Association Released" in log
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    [
+        ImplicitVRLittleEndian,
+        ExplicitVRLittleEndian,
+        DeflatedExplicitVRLittleEndian,
+        ExplicitVRBigEndian,
+        JPEGBaseline8Bit,
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.57",
+        JPEGLosslessSV1,
+        "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.92",
+        "1.2.840.10008.1.2.4.93",
+        RLELossless,
+    ],
+)
+def test_every_transfer_syntax_of_the_manual_arrives_as_sent(
+    tmp_path: Path, processes: Processes, syntax: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox)
+    source = make_object(tmp_path / "obj.dcm", transfer_syntax=syntax, bits=16)
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(source)])
+    Processes.stop(scp)
+
+    assert result.returncode == 0, result.stderr
+    [stored] = stored_files(inbox)
+    assert dcmread(stored).file_meta.TransferSyntaxUID == syntax
+    assert dataset_bytes(stored) == dataset_bytes(source)
+
+
+def test_ignore_receives_but_writes_nothing(tmp_path: Path, processes: Processes) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    port, scp = start_scp(processes, inbox, "--ignore")
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(ct_small())])
+    Processes.stop(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert list(inbox.iterdir()) == []
+
+
+def test_no_echo_refuses_verification(tmp_path: Path, processes: Processes) -> None:
+    port, scp = start_scp(processes, tmp_path / "inbox", "--no-echo")
+    refused = run([*DICOMTUI, "echo", "127.0.0.1", str(port)])
+    Processes.stop(scp)
+
+    port, scp = start_scp(processes, tmp_path / "inbox")
+    answered = run([*DICOMTUI, "echo", "127.0.0.1", str(port)])
+    Processes.stop(scp)
+
+    assert refused.returncode == 1
+    assert "No accepted presentation contexts" in refused.stderr
+    assert answered.returncode == 0, answered.stderr
+    assert "0x0000 - Success" in answered.stdout
+
+
+def test_implicit_only_receiver_gets_implicit_and_refuses_compressed(
+    tmp_path: Path, processes: Processes
+) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox, "-xi")
+    explicit = make_object(tmp_path / "explicit.dcm", transfer_syntax=ExplicitVRLittleEndian)
+    jpeg = make_object(tmp_path / "jpeg.dcm", transfer_syntax=JPEGBaseline8Bit)
+
+    converted = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(explicit)])
+    refused = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(jpeg), "-cx"])
+    Processes.stop(scp)
+
+    assert converted.returncode == 0, converted.stderr
+    [stored] = stored_files(inbox)
+    assert dcmread(stored).file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert dcmread(stored).PixelData == dcmread(explicit).PixelData
+    assert refused.returncode == 1
+    assert "No accepted presentation contexts" in refused.stderr
+
+
+def test_required_contexts_with_mixed_compressed_and_uncompressed(tmp_path: Path, processes: Processes) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox, "-d")
+    files = [
+        make_object(tmp_path / "a.dcm", transfer_syntax=ExplicitVRLittleEndian),
+        make_object(tmp_path / "b.dcm", transfer_syntax=JPEGBaseline8Bit),
+        make_object(tmp_path / "c.dcm", transfer_syntax=RLELossless),
+        make_object(tmp_path / "d.dcm", transfer_syntax=ImplicitVRLittleEndian),
+    ]
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), *map(str, files), "-cx", "-d"])
+    log = Processes.stop(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert len(stored_files(inbox)) == 4
+    stored_syntaxes = {str(dcmread(p).file_meta.TransferSyntaxUID) for p in stored_files(inbox)}
+    assert stored_syntaxes == {str(ExplicitVRLittleEndian), str(JPEGBaseline8Bit), str(RLELossless), str(ImplicitVRLittleEndian)}
+    # Exactly four contexts proposed, one per file: the A-ASSOCIATE-RQ dump lists them.
+    request = log[log.index("INCOMING A-ASSOCIATE-RQ PDU") : log.index("END A-ASSOCIATE-RQ PDU")]
+    assert request.count("Context ID:") == 4, request
+
+
+def test_recursion_only_with_r(tmp_path: Path, processes: Processes) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    copy_ct(tree / "top.dcm")
+    copy_ct(tree / "sub" / "one.dcm")
+    copy_ct(tree / "sub" / "deeper" / "two.dcm")
+
+    flat_box, deep_box = tmp_path / "flat", tmp_path / "deep"
+    port, scp = start_scp(processes, flat_box)
+    flat = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(tree)])
+    Processes.stop(scp)
+    port, scp = start_scp(processes, deep_box)
+    deep = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(tree), "-r"])
+    Processes.stop(scp)
+
+    assert flat.returncode == 0 and deep.returncode == 0, (flat.stderr, deep.stderr)
+    assert len(stored_files(flat_box)) == 1
+    assert len(stored_files(deep_box)) == 3
+
+
+def test_non_dicom_input_is_skipped_and_the_rest_sent(tmp_path: Path, processes: Processes) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not DICOM\n" * 40)
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 300)
+    (folder / "empty.dcm").write_bytes(b"")
+    copy_ct(folder / "ct1.dcm")
+    copy_ct(folder / "ct2.dcm")
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(folder)])
+    Processes.stop(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert len(stored_files(inbox)) == 2
+    assert f"E: Not a DICOM file (no DICM prefix at byte 128): {folder / 'notes.txt'}" in result.stderr
+    assert f"E: Empty file: {folder / 'empty.dcm'}" in result.stderr
+    assert "2 sent, 0 with warnings, 0 failed, 3 skipped" in result.stdout
+
+
+def test_unreachable_peer_gives_one_clear_line_and_nonzero_exit(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(ct_small())], timeout=30)
+
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert errors == [f"E: Association request failed: unable to connect to 127.0.0.1:{port} (Connection refused)"]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unresolvable_host_gives_one_clear_line(tmp_path: Path) -> None:
+    result = run([*DICOMTUI, "storescu", "no-such-host.invalid", "104", str(ct_small())], timeout=30)
+
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "cannot resolve 'no-such-host.invalid'" in errors[0], errors
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path: Path, processes: Processes) -> None:
+    port, scp = start_scp(processes, tmp_path / "a")
+    second = run([*DICOMTUI, "storescp", str(port), "-od", str(tmp_path / "b")], timeout=30)
+    Processes.stop(scp)
+
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"E: Cannot listen on *:{port}: the port is already in use"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_receiver_stops_promptly_on_signal(tmp_path: Path, processes: Processes, sig: int) -> None:
+    port, scp = start_scp(processes, tmp_path / "inbox")
+    started = time.monotonic()
+    scp.send_signal(sig)  # type: ignore[attr-defined]
+    code = scp.wait(10)  # type: ignore[attr-defined]
+    assert code == 0
+    assert time.monotonic() - started < 3.0
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("", port))
