@@ -8,11 +8,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import Processes  # noqa: E402
+from helpers import Processes
 
-from dicomtui.core.bus import EventBus  # noqa: E402
-from dicomtui.core.events import Event  # noqa: E402
-from dicomtui.core.receiver import Receiver, ReceiverSettings  # noqa: E402
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import Event
+from dicomtui.core.receiver import Receiver, ReceiverSettings
 
 
 @pytest.fixture
@@ -46,7 +46,9 @@ def start_receiver(tmp_path: Path) -> Iterator:
 
     def start(**overrides: object) -> RunningReceiver:
         directory = Path(overrides.pop("output_directory", tmp_path / "inbox"))  # type: ignore[arg-type]
-        settings = ReceiverSettings(port=0, ae_title="DICOMTUI", output_directory=directory, **overrides)  # type: ignore[arg-type]
+        settings = ReceiverSettings(
+            port=0, ae_title="DICOMTUI", output_directory=directory, **overrides
+        )  # type: ignore[arg-type]
         bus = EventBus()
         events: list[Event] = []
         bus.subscribe(events.append)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import array
 import sys
+from pathlib import Path
+
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -60,7 +60,9 @@ def make_object(
     ds.BitsStored = bits
     ds.HighBit = bits - 1
     ds.PixelRepresentation = 0
-    values = array.array("B" if bits == 8 else "H", (i % (1 << bits) for i in range(rows * columns)))
+    values = array.array(
+        "B" if bits == 8 else "H", (i % (1 << bits) for i in range(rows * columns))
+    )
     if extra_bytes:
         ds.add_new(0x00091010, "LO", "DICOMTUI TEST")
         ds.add_new(0x00091011, "OB", bytes(range(256)) * (extra_bytes // 256 + 1))

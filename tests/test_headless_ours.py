@@ -27,7 +27,9 @@ from dicomtui.core.dicom_files import inspect_file
 def start_scp(processes: Processes, directory: Path, *options: str) -> tuple[int, object]:
     port = free_port()
     level = [] if {"-d", "-q", "-v"} & set(options) else ["-v"]
-    proc = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(directory), *level, *options])
+    proc = processes.start(
+        [*DICOMTUI, "storescp", str(port), "-od", str(directory), *level, *options]
+    )
     wait_for_port(port, proc=proc)
     return port, proc
 
@@ -137,7 +139,9 @@ def test_implicit_only_receiver_gets_implicit_and_refuses_compressed(
     assert "No accepted presentation contexts" in refused.stderr
 
 
-def test_required_contexts_with_mixed_compressed_and_uncompressed(tmp_path: Path, processes: Processes) -> None:
+def test_required_contexts_with_mixed_compressed_and_uncompressed(
+    tmp_path: Path, processes: Processes
+) -> None:
     inbox = tmp_path / "inbox"
     port, scp = start_scp(processes, inbox, "-d")
     files = [
@@ -153,7 +157,12 @@ def test_required_contexts_with_mixed_compressed_and_uncompressed(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert len(stored_files(inbox)) == 4
     stored_syntaxes = {str(dcmread(p).file_meta.TransferSyntaxUID) for p in stored_files(inbox)}
-    assert stored_syntaxes == {str(ExplicitVRLittleEndian), str(JPEGBaseline8Bit), str(RLELossless), str(ImplicitVRLittleEndian)}
+    assert stored_syntaxes == {
+        str(ExplicitVRLittleEndian),
+        str(JPEGBaseline8Bit),
+        str(RLELossless),
+        str(ImplicitVRLittleEndian),
+    }
     # Exactly four contexts proposed, one per file: the A-ASSOCIATE-RQ dump lists them.
     request = log[log.index("INCOMING A-ASSOCIATE-RQ PDU") : log.index("END A-ASSOCIATE-RQ PDU")]
     assert request.count("Context ID:") == 4, request
@@ -195,7 +204,9 @@ def test_non_dicom_input_is_skipped_and_the_rest_sent(tmp_path: Path, processes:
 
     assert result.returncode == 0, result.stderr
     assert len(stored_files(inbox)) == 2
-    assert f"E: Not a DICOM file (no DICM prefix at byte 128): {folder / 'notes.txt'}" in result.stderr
+    assert (
+        f"E: Not a DICOM file (no DICM prefix at byte 128): {folder / 'notes.txt'}" in result.stderr
+    )
     assert f"E: Empty file: {folder / 'empty.dcm'}" in result.stderr
     assert "2 sent, 0 with warnings, 0 failed, 3 skipped" in result.stdout
 
@@ -206,12 +217,16 @@ def test_unreachable_peer_gives_one_clear_line_and_nonzero_exit(tmp_path: Path) 
 
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert errors == [f"E: Association request failed: unable to connect to 127.0.0.1:{port} (Connection refused)"]
+    assert errors == [
+        f"E: Association request failed: unable to connect to 127.0.0.1:{port} (Connection refused)"
+    ]
     assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_unresolvable_host_gives_one_clear_line(tmp_path: Path) -> None:
-    result = run([*DICOMTUI, "storescu", "no-such-host.invalid", "104", str(ct_small())], timeout=30)
+    result = run(
+        [*DICOMTUI, "storescu", "no-such-host.invalid", "104", str(ct_small())], timeout=30
+    )
 
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.strip()]

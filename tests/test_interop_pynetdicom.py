@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from factory import copy_ct, ct_small, make_object
-from helpers import DICOMTUI, Processes, dataset_bytes, free_port, run, stored_files, wait_for_port
+from helpers import DICOMTUI, Processes, free_port, run, stored_files, wait_for_port
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -44,7 +44,10 @@ def test_pynetdicom_storescu_into_our_storescp(tmp_path: Path, processes: Proces
 # from a big endian file; either way it offers all four syntaxes in one context.
 @pytest.mark.parametrize(
     ("flag", "syntax", "source_syntax"),
-    [("-xe", ExplicitVRLittleEndian, ImplicitVRLittleEndian), ("-xb", ExplicitVRBigEndian, ExplicitVRBigEndian)],
+    [
+        ("-xe", ExplicitVRLittleEndian, ImplicitVRLittleEndian),
+        ("-xb", ExplicitVRBigEndian, ExplicitVRBigEndian),
+    ],
 )
 def test_our_preferred_syntax_wins_when_the_peer_offers_several(
     tmp_path: Path, processes: Processes, flag: str, syntax: str, source_syntax: str

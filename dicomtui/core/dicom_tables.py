@@ -12,7 +12,8 @@ from pydicom.uid import (
 from pynetdicom import AllStoragePresentationContexts
 from pynetdicom._globals import ALL_TRANSFER_SYNTAXES
 from pynetdicom.apps.common import SOP_CLASS_PREFIXES
-from pynetdicom.sop_class import Verification, uid_to_service_class
+from pynetdicom.service_class import ServiceClass, StorageServiceClass
+from pynetdicom.sop_class import register_uid, uid_to_service_class
 
 # The storescp manual lists two UIDs that differ from the standard ones (an extra
 # ".1" and a transposed component). Peers copying that table may use them, so the
@@ -24,11 +25,30 @@ _MANUAL_ONLY_STORAGE_CLASSES: dict[str, str] = {
 
 #: Every Storage SOP class the receiver accepts (uid -> name).
 STORAGE_SOP_CLASSES: dict[str, str] = {
-    **{str(cx.abstract_syntax): UID(cx.abstract_syntax).name for cx in AllStoragePresentationContexts},
+    **{
+        str(cx.abstract_syntax): UID(str(cx.abstract_syntax)).name
+        for cx in AllStoragePresentationContexts
+    },
     **_MANUAL_ONLY_STORAGE_CLASSES,
 }
 
-VERIFICATION_SOP_CLASS: str = str(Verification)
+VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
+
+
+def ensure_storage_class(uid: str) -> None:
+    """Make pynetdicom treat ``uid`` as a Storage SOP class if it knows no service for it.
+
+    pynetdicom refuses to send or serve a C-STORE for a SOP class it does not
+    know (private classes, newer ones, the manual's variant UIDs); registering
+    the UID with the Storage service is what its documentation prescribes.
+    """
+    if uid_to_service_class(uid) is not ServiceClass:
+        return
+    register_uid(uid, "DicomtuiStorage_" + uid.replace(".", "_"), StorageServiceClass)
+
+
+for _uid in _MANUAL_ONLY_STORAGE_CLASSES:
+    ensure_storage_class(_uid)
 
 #: Every transfer syntax the receiver accepts, in pynetdicom's storescp order
 #: (implicit VR little endian first; compressed ones accepted as they are).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pynetdicom.sop_class import Verification
 
 from dicomtui.core.bus import EventBus
+from dicomtui.core.dicom_tables import VERIFICATION_SOP_CLASS
 from dicomtui.core.events import EchoResult, Side
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom
@@ -21,7 +21,7 @@ def echo(
     configure_pynetdicom()
     started = time.monotonic()
     ae = make_ae(settings)
-    ae.add_requested_context(Verification)
+    ae.add_requested_context(VERIFICATION_SOP_CLASS)
     observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
     assoc, error = request_association(ae, settings, observer.handlers(), bus)
     status: int | None = None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     """Which part of the application an event belongs to."""
 
     RECEIVER = "receiver"

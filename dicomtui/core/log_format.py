@@ -53,7 +53,7 @@ class LogLine(NamedTuple):
         return f"{self.level.letter}: {self.text}"
 
 
-D, I, W, E = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
+DBG, INF, WRN, ERR = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
 
 _PRIORITY = {0: "Medium", 1: "High", 2: "Low"}
 
@@ -83,37 +83,39 @@ def megabytes(size: int) -> str:
 @_on(ReceiverStarted)
 def _(e: ReceiverStarted) -> list[LogLine]:
     where = f"{e.address or '*'}:{e.port}"
-    into = f"; storing into {e.output_directory}" if e.output_directory else "; not storing (--ignore)"
-    return [LogLine(I, f"Listening on {where} as {e.ae_title}{into}")]
+    into = (
+        f"; storing into {e.output_directory}" if e.output_directory else "; not storing (--ignore)"
+    )
+    return [LogLine(INF, f"Listening on {where} as {e.ae_title}{into}")]
 
 
 @_on(ReceiverStopped)
 def _(e: ReceiverStopped) -> list[LogLine]:
-    return [LogLine(I, "Receiver stopped")]
+    return [LogLine(INF, "Receiver stopped")]
 
 
 @_on(ReceiverFailed)
 def _(e: ReceiverFailed) -> list[LogLine]:
-    return [LogLine(E, e.reason)]
+    return [LogLine(ERR, e.reason)]
 
 
 @_on(ConnectionOpened)
 def _(e: ConnectionOpened) -> list[LogLine]:
-    return [LogLine(D, f"Connection opened with {e.peer_address}:{e.peer_port}")]
+    return [LogLine(DBG, f"Connection opened with {e.peer_address}:{e.peer_port}")]
 
 
 @_on(ConnectionClosed)
 def _(e: ConnectionClosed) -> list[LogLine]:
-    return [LogLine(D, f"Connection closed with {e.peer_address}:{e.peer_port}")]
+    return [LogLine(DBG, f"Connection closed with {e.peer_address}:{e.peer_port}")]
 
 
 @_on(AssociationRequested)
 def _(e: AssociationRequested) -> list[LogLine]:
     if e.side is Side.SENDER:
-        return [LogLine(I, "Requesting Association")]
+        return [LogLine(INF, "Requesting Association")]
     return [
         LogLine(
-            D,
+            DBG,
             f"Association requested by {e.calling_ae_title} at {e.peer_address}:{e.peer_port}"
             f" (called AE title {e.called_ae_title})",
         )
@@ -123,38 +125,38 @@ def _(e: AssociationRequested) -> list[LogLine]:
 @_on(AssociationAccepted)
 def _(e: AssociationAccepted) -> list[LogLine]:
     if e.side is Side.SENDER:
-        return [LogLine(I, "Association Accepted")]
-    return [LogLine(I, "Accepting Association")]
+        return [LogLine(INF, "Association Accepted")]
+    return [LogLine(INF, "Accepting Association")]
 
 
 @_on(AssociationRejected)
 def _(e: AssociationRejected) -> list[LogLine]:
     reason = f": {e.reason}" if e.reason else ""
     if e.side is Side.SENDER:
-        return [LogLine(E, f"Association Rejected{reason}")]
-    return [LogLine(I, f"Rejecting Association{reason}")]
+        return [LogLine(ERR, f"Association Rejected{reason}")]
+    return [LogLine(INF, f"Rejecting Association{reason}")]
 
 
 @_on(AssociationReleased)
 def _(e: AssociationReleased) -> list[LogLine]:
     if e.side is Side.SENDER:
-        return [LogLine(I, "Releasing Association")]
-    return [LogLine(I, "Association Released")]
+        return [LogLine(INF, "Releasing Association")]
+    return [LogLine(INF, "Association Released")]
 
 
 @_on(AssociationAborted)
 def _(e: AssociationAborted) -> list[LogLine]:
     if e.reason == "no accepted presentation contexts":
-        return [LogLine(E, "No accepted presentation contexts")]
+        return [LogLine(ERR, "No accepted presentation contexts")]
     reason = f" ({e.reason})" if e.reason else ""
-    return [LogLine(I, f"Association Aborted{reason}")]
+    return [LogLine(INF, f"Association Aborted{reason}")]
 
 
 @_on(AssociationFailed)
 def _(e: AssociationFailed) -> list[LogLine]:
     return [
         LogLine(
-            E,
+            ERR,
             f"Association request failed: unable to connect to {e.peer_address}:{e.peer_port}"
             f" ({e.reason})",
         )
@@ -163,7 +165,7 @@ def _(e: AssociationFailed) -> list[LogLine]:
 
 @_on(PduDump)
 def _(e: PduDump) -> list[LogLine]:
-    return [LogLine(D, line) for line in e.lines]
+    return [LogLine(DBG, line) for line in e.lines]
 
 
 @_on(DimseMessage)
@@ -172,25 +174,25 @@ def _(e: DimseMessage) -> list[LogLine]:
     kind = e.message_type
     if kind == "C-STORE RQ":
         if e.incoming:
-            lines.append(LogLine(I, "Received Store Request"))
+            lines.append(LogLine(INF, "Received Store Request"))
         else:
             prefix = short_sop_class(e.sop_class or "")
             tag = f", ({prefix})" if prefix in ("CT", "MR") else ""
-            lines.append(LogLine(I, f"Sending Store Request: MsgID {e.message_id}{tag}"))
+            lines.append(LogLine(INF, f"Sending Store Request: MsgID {e.message_id}{tag}"))
     elif kind == "C-STORE RSP" and e.incoming and e.status is not None:
         lines.append(
-            LogLine(I, f"Received Store Response (Status: {status_text(e.sop_class, e.status)})")
+            LogLine(INF, f"Received Store Response (Status: {status_text(e.sop_class, e.status)})")
         )
     elif kind == "C-ECHO RQ":
         if e.incoming:
-            lines.append(LogLine(I, f"Received Echo Request (MsgID {e.message_id})"))
+            lines.append(LogLine(INF, f"Received Echo Request (MsgID {e.message_id})"))
         else:
-            lines.append(LogLine(I, f"Sending Echo Request: MsgID {e.message_id}"))
+            lines.append(LogLine(INF, f"Sending Echo Request: MsgID {e.message_id}"))
     elif kind == "C-ECHO RSP" and e.incoming and e.status is not None:
         lines.append(
-            LogLine(I, f"Received Echo Response (Status: {status_text(None, e.status)})")
+            LogLine(INF, f"Received Echo Response (Status: {status_text(None, e.status)})")
         )
-    lines.extend(LogLine(D, text) for text in dimse_dump(e))
+    lines.extend(LogLine(DBG, text) for text in dimse_dump(e))
     return lines
 
 
@@ -221,13 +223,15 @@ def dimse_dump(e: DimseMessage) -> list[str]:
 @_on(ObjectReceived)
 def _(e: ObjectReceived) -> list[LogLine]:
     if e.path:
-        return [LogLine(I, f"Storing DICOM file: {e.filename}")]
+        return [LogLine(INF, f"Storing DICOM file: {e.filename}")]
     if e.status == 0x0000:
-        return [LogLine(D, f"Received {e.sop_instance} ({megabytes(e.size)}); not stored (--ignore)")]
+        return [
+            LogLine(DBG, f"Received {e.sop_instance} ({megabytes(e.size)}); not stored (--ignore)")
+        ]
     name = e.filename or e.sop_instance
     return [
         LogLine(
-            E,
+            ERR,
             f"Could not store {name}: {e.error} (Status: {status_text(e.sop_class, e.status)})",
         )
     ]
@@ -237,7 +241,7 @@ def _(e: ObjectReceived) -> list[LogLine]:
 def _(e: ObjectLost) -> list[LogLine]:
     return [
         LogLine(
-            E,
+            ERR,
             f"Lost {e.sop_instance or 'an object'} after {e.bytes_received} bytes: {e.reason};"
             " nothing was stored",
         )
@@ -246,14 +250,14 @@ def _(e: ObjectLost) -> list[LogLine]:
 
 @_on(FileSkipped)
 def _(e: FileSkipped) -> list[LogLine]:
-    return [LogLine(E, f"{e.reason}: {e.path}")]
+    return [LogLine(ERR, f"{e.reason}: {e.path}")]
 
 
 @_on(SendStarted)
 def _(e: SendStarted) -> list[LogLine]:
     return [
         LogLine(
-            I,
+            INF,
             f"Sending {e.total_files} file(s), {megabytes(e.total_bytes)}, to"
             f" {e.called_ae_title} at {e.peer_address}:{e.peer_port}",
         )
@@ -262,18 +266,23 @@ def _(e: SendStarted) -> list[LogLine]:
 
 @_on(FileSending)
 def _(e: FileSending) -> list[LogLine]:
-    return [LogLine(I, f"Sending file: {e.path}")]
+    return [LogLine(INF, f"Sending file: {e.path}")]
 
 
 @_on(FileSent)
 def _(e: FileSent) -> list[LogLine]:
     if e.status is None:
-        return [LogLine(E, f"Store failed: {e.path}: {e.error or 'no response from the peer'}")]
+        return [LogLine(ERR, f"Store failed: {e.path}: {e.error or 'no response from the peer'}")]
     category = status_category(e.status)
     if category == "Success":
         return []
-    level = W if category == "Warning" else E
-    return [LogLine(level, f"Store {category.lower()}: {e.path} (Status: {status_text(e.sop_class, e.status)})")]
+    level = WRN if category == "Warning" else ERR
+    return [
+        LogLine(
+            level,
+            f"Store {category.lower()}: {e.path} (Status: {status_text(e.sop_class, e.status)})",
+        )
+    ]
 
 
 def send_summary(e: SendFinished) -> str:
@@ -286,10 +295,7 @@ def send_summary(e: SendFinished) -> str:
     ]
     if e.not_attempted:
         parts.append(f"{e.not_attempted} not attempted")
-    text = (
-        ", ".join(parts)
-        + f"; {megabytes(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
-    )
+    text = ", ".join(parts) + f"; {megabytes(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
     if e.cancelled:
         text = "Cancelled: " + text
     return text
@@ -297,16 +303,16 @@ def send_summary(e: SendFinished) -> str:
 
 @_on(SendFinished)
 def _(e: SendFinished) -> list[LogLine]:
-    level = I if e.failed == 0 and not e.association_error and not e.cancelled else W
+    level = INF if e.failed == 0 and not e.association_error and not e.cancelled else WRN
     return [LogLine(level, send_summary(e))]
 
 
 @_on(EchoResult)
 def _(e: EchoResult) -> list[LogLine]:
     if e.status is None:
-        level = E if e.associated else I
+        level = ERR if e.associated else INF
         return [LogLine(level, f"Echo to {e.peer_address}:{e.peer_port} failed: {e.error}")]
-    level = I if e.status == 0 else E
+    level = INF if e.status == 0 else ERR
     return [
         LogLine(
             level,

@@ -7,6 +7,7 @@ level) are only built when someone asked for them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
@@ -57,10 +58,9 @@ def set_tcp_nodelay(assoc: Any) -> None:
     sock = getattr(getattr(getattr(assoc, "dul", None), "socket", None), "socket", None)
     if sock is None:
         return
-    try:
+    # The peer may already have gone; the association will notice by itself.
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass  # the peer may already have gone; the association will notice
 
 
 def _peer(assoc: Any) -> tuple[str, int]:
@@ -192,7 +192,9 @@ class AssociationObserver:
         assoc = event.assoc
         host, port = _peer(assoc)
         local, remote = (
-            (assoc.acceptor, assoc.requestor) if assoc.is_acceptor else (assoc.requestor, assoc.acceptor)
+            (assoc.acceptor, assoc.requestor)
+            if assoc.is_acceptor
+            else (assoc.requestor, assoc.acceptor)
         )
         self.bus.publish(
             AssociationAccepted(
@@ -257,7 +259,9 @@ class AssociationObserver:
         pdu_type = type(event.pdu).__name__
         if pdu_type == "P_DATA_TF":
             return  # pynetdicom's own dumps skip these too; DIMSE dumps cover them
-        dump = _handlers.standard_pdu_recv_handler if incoming else _handlers.standard_pdu_sent_handler
+        dump = (
+            _handlers.standard_pdu_recv_handler if incoming else _handlers.standard_pdu_sent_handler
+        )
         lines = dump(event) or []
         self.bus.publish(
             PduDump(

@@ -39,15 +39,16 @@ def set_spool_directory(dul_thread: threading.Thread, directory: Path | None) ->
 
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> IO[bytes]:
+    # pynetdicom keeps this file open while the data set arrives and closes it.
     directory = _spool_by_thread.get(threading.current_thread())
     try:
-        spool = tempfile.NamedTemporaryFile(
+        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115
             mode="wb", delete=False, dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX
         )
     except OSError:
         # The output folder went away or is read-only: receive into the system's
         # temporary folder and let the C-STORE handler report the failure.
-        spool = tempfile.NamedTemporaryFile(
+        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115
             mode="wb", delete=False, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX
         )
     os.fchmod(spool.fileno(), FILE_MODE)
@@ -63,5 +64,5 @@ def configure_pynetdicom() -> None:
         _config.STORE_RECV_CHUNKED_DATASET = True
         _config.STORE_SEND_CHUNKED_DATASET = True
         # pynetdicom looks this name up in its module at each C-STORE it receives.
-        dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined]
+        dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined,assignment]
         _configured = True

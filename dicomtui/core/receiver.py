@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from dicomtui.core.dicom_tables import (
     IMPLICIT_LITTLE,
     STORAGE_SOP_CLASSES,
     VERIFICATION_SOP_CLASS,
+    is_uncompressed,
 )
 from dicomtui.core.events import (
-    LogMessage,
     Level,
+    LogMessage,
     ObjectLost,
     ObjectReceived,
     ReceiverFailed,
@@ -50,7 +52,7 @@ STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_DUPLICATE = 0x0111
 
 
-class PreferredSyntax(str, Enum):
+class PreferredSyntax(StrEnum):
     """storescp's preferred-transfer-syntax options."""
 
     DEFAULT = "default"
@@ -61,8 +63,17 @@ class PreferredSyntax(str, Enum):
 
 
 def accepted_transfer_syntaxes(preference: PreferredSyntax) -> list[str]:
-    """Transfer syntaxes in the order the receiver prefers them."""
+    """Transfer syntaxes in the order the receiver prefers them.
+
+    By default a compressed syntax the sender offers is taken as it is (the
+    sender need not decompress, and the file keeps its pixel data as made),
+    then pynetdicom's storescp order. The options put the user's choice first.
+    """
     syntaxes = list(ALL_TRANSFER_SYNTAXES_ACCEPTED)
+    if preference is PreferredSyntax.DEFAULT:
+        return [ts for ts in syntaxes if not is_uncompressed(ts)] + [
+            ts for ts in syntaxes if is_uncompressed(ts)
+        ]
     if preference is PreferredSyntax.UNCOMPRESSED:
         syntaxes.remove(IMPLICIT_LITTLE)
         syntaxes.append(IMPLICIT_LITTLE)
@@ -169,7 +180,7 @@ class Receiver:
                             f"{exc.strerror or exc}",
                         )
                     )
-            handlers = [
+            handlers: list[Any] = [
                 *self._observer.handlers(),
                 (evt.EVT_CONN_OPEN, self._on_conn_open),
                 (evt.EVT_C_STORE, self._on_c_store),
@@ -212,7 +223,9 @@ class Receiver:
 
     def _on_conn_open(self, event: Any) -> None:
         s = self.settings
-        set_spool_directory(event.assoc.dul, None if s.ignore else spool_directory(s.output_directory))
+        set_spool_directory(
+            event.assoc.dul, None if s.ignore else spool_directory(s.output_directory)
+        )
 
     def _on_c_store(self, event: Any) -> int:
         s = self.settings
@@ -227,7 +240,9 @@ class Receiver:
             size = 0
         assoc_id = association_id(event.assoc)
 
-        def publish(status: int, filename: str = "", path: Path | None = None, error: str = "") -> int:
+        def publish(
+            status: int, filename: str = "", path: Path | None = None, error: str = ""
+        ) -> int:
             summary = read_summary(path) if path is not None else {}
             self.bus.publish(
                 ObjectReceived(
@@ -259,7 +274,9 @@ class Receiver:
                 s.output_directory.mkdir(parents=True, exist_ok=True)
             final = place_received_file(partial, s.output_directory, filename, s.duplicates)
         except DuplicateRefused:
-            return publish(STATUS_DUPLICATE, filename, error="an object with this UID exists already")
+            return publish(
+                STATUS_DUPLICATE, filename, error="an object with this UID exists already"
+            )
         except UnsafePath as exc:
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=str(exc))
         except OSError as exc:
@@ -271,7 +288,7 @@ class Receiver:
         """Remove the partial file of a data set that was still arriving."""
         message = getattr(getattr(event.assoc, "dimse", None), "message", None)
         partial = getattr(message, "_data_set_file", None)
-        if partial is None:
+        if message is None or partial is None:
             return
         message._data_set_file = None
         name = Path(partial.name)
@@ -279,10 +296,8 @@ class Receiver:
             received = partial.tell()
         except (OSError, ValueError):
             received = 0
-        try:
+        with contextlib.suppress(OSError):
             partial.close()
-        except OSError:
-            pass
         name.unlink(missing_ok=True)
         command = getattr(message, "command_set", None)
         get = getattr(command, "get", lambda _key, default=None: default)

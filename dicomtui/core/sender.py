@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from dicomtui.core.dicom_tables import (
     EXPLICIT_LITTLE,
     IMPLICIT_LITTLE,
     UNCOMPRESSED_TRANSFER_SYNTAXES,
+    ensure_storage_class,
     is_uncompressed,
     sop_class_name,
     status_category,
@@ -45,7 +46,7 @@ DEFAULT_MAX_PDU = 16382
 MAX_CONTEXTS_PER_ASSOCIATION = 128
 
 
-class RequestSyntax(str, Enum):
+class RequestSyntax(StrEnum):
     """storescu's transfer syntax options."""
 
     DEFAULT = "default"
@@ -200,7 +201,11 @@ def request_association(
             if isinstance(exc, socket.gaierror)
             else str(exc)
         )
-        bus.publish(AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason))
+        bus.publish(
+            AssociationFailed(
+                side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
+            )
+        )
         return None, reason
     if assoc.is_established:
         return assoc, ""
@@ -209,7 +214,9 @@ def request_association(
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
     reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30)
-    bus.publish(AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason))
+    bus.publish(
+        AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason)
+    )
     return assoc, reason
 
 
@@ -312,7 +319,9 @@ class SendJob:
         if reason:
             return reason
 
-        accepted = {(str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts}
+        accepted = {
+            (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
+        }
         error = ""
         try:
             for message_id, item in enumerate(batch.files, start=1):
@@ -361,10 +370,14 @@ class SendJob:
         """Send one file; returns the response status (None if there was none) and a problem."""
         self.bus.publish(
             FileSending(
-                side=Side.SENDER, path=str(item.path), message_id=message_id, sop_class=item.sop_class
+                side=Side.SENDER,
+                path=str(item.path),
+                message_id=message_id,
+                sop_class=item.sop_class,
             )
         )
         try:
+            ensure_storage_class(item.sop_class)
             if (item.sop_class, item.transfer_syntax) in accepted:
                 # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
                 response = assoc.send_c_store(item.path, msg_id=message_id)

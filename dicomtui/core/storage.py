@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from dicomtui.core.dicom_tables import modality_prefix
@@ -28,7 +28,7 @@ _UNSAFE = re.compile(r"[^0-9.]")
 _MAX_UID_CHARS = 128
 
 
-class DuplicatePolicy(str, Enum):
+class DuplicatePolicy(StrEnum):
     """What to do when an object's file name is already taken."""
 
     KEEP_BOTH = "keep"
@@ -56,7 +56,7 @@ def safe_uid(uid: str) -> str:
         return f"invalid-uid-{digest}"
     if len(cleaned) > _MAX_UID_CHARS:
         digest = hashlib.sha1(cleaned.encode()).hexdigest()[:16]
-        return f"{cleaned[:_MAX_UID_CHARS - 17]}_{digest}"
+        return f"{cleaned[: _MAX_UID_CHARS - 17]}_{digest}"
     return cleaned
 
 
@@ -85,9 +85,7 @@ def spool_directory(output_directory: Path | None) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def place_received_file(
-    partial: Path, directory: Path, name: str, policy: DuplicatePolicy
-) -> Path:
+def place_received_file(partial: Path, directory: Path, name: str, policy: DuplicatePolicy) -> Path:
     """Move a completely received file to its final name; returns that path.
 
     The partial file is renamed (or copied then renamed across file systems), so

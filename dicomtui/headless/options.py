@@ -22,20 +22,35 @@ def add_general_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("General Options")
     output = group.add_mutually_exclusive_group()
     output.add_argument(
-        "-q", "--quiet", dest="log_type", action="store_const", const="q",
+        "-q",
+        "--quiet",
+        dest="log_type",
+        action="store_const",
+        const="q",
         help="quiet mode, prints no warnings or errors",
     )
     output.add_argument(
-        "-v", "--verbose", dest="log_type", action="store_const", const="v",
+        "-v",
+        "--verbose",
+        dest="log_type",
+        action="store_const",
+        const="v",
         help="verbose mode, prints processing details",
     )
     output.add_argument(
-        "-d", "--debug", dest="log_type", action="store_const", const="d",
+        "-d",
+        "--debug",
+        dest="log_type",
+        action="store_const",
+        const="d",
         help="debug mode, prints debugging information",
     )
     group.add_argument(
-        "-ll", "--log-level", metavar="[l]evel", choices=sorted(_LEVELS),
-        help="one of critical, error, warning, info, debug: prints messages of that level or higher",
+        "-ll",
+        "--log-level",
+        metavar="[l]evel",
+        choices=sorted(_LEVELS),
+        help="one of critical, error, warning, info, debug: print messages of that level or higher",
     )
 
 
@@ -52,16 +67,25 @@ def add_network_options(parser: argparse.ArgumentParser, *, scp: bool) -> argpar
     group = parser.add_argument_group("Network Options")
     if scp:
         group.add_argument(
-            "-aet", "--ae-title", metavar="[a]etitle", default="STORESCP",
+            "-aet",
+            "--ae-title",
+            metavar="[a]etitle",
+            default="STORESCP",
             help="set the local AE title (default: STORESCP)",
         )
     else:
         group.add_argument(
-            "-aet", "--calling-aet", metavar="[a]etitle", default="STORESCU",
+            "-aet",
+            "--calling-aet",
+            metavar="[a]etitle",
+            default="STORESCU",
             help="set the local AE title (default: STORESCU)",
         )
         group.add_argument(
-            "-aec", "--called-aet", metavar="[a]etitle", default="ANY-SCP",
+            "-aec",
+            "--called-aet",
+            metavar="[a]etitle",
+            default="ANY-SCP",
             help="set the called AE title for the peer AE (default: ANY-SCP)",
         )
     for short, long, what in (
@@ -70,16 +94,28 @@ def add_network_options(parser: argparse.ArgumentParser, *, scp: bool) -> argpar
         ("-tn", "--network-timeout", "the network"),
     ):
         group.add_argument(
-            short, long, metavar="[s]econds", type=float, default=30.0,
+            short,
+            long,
+            metavar="[s]econds",
+            type=float,
+            default=30.0,
             help=f"timeout for {what} (default: 30)",
         )
     group.add_argument(
-        "-pdu", "--max-pdu", metavar="[n]umber of bytes", type=int, default=DEFAULT_MAX_PDU,
-        help=f"set maximum receive PDU bytes to n bytes (0 for unlimited, default: {DEFAULT_MAX_PDU})",
+        "-pdu",
+        "--max-pdu",
+        metavar="[n]umber of bytes",
+        type=int,
+        default=DEFAULT_MAX_PDU,
+        help=f"set maximum receive PDU bytes to n (0 for unlimited, default: {DEFAULT_MAX_PDU})",
     )
     group.add_argument(
-        "-ba", "--bind-address", metavar="[a]ddress", default="",
-        help="the local address to " + ("listen on (default: all interfaces)" if scp else "send from"),
+        "-ba",
+        "--bind-address",
+        metavar="[a]ddress",
+        default="",
+        help="the local address to "
+        + ("listen on (default: all interfaces)" if scp else "send from"),
     )
     return group
 

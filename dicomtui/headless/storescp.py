@@ -37,27 +37,51 @@ def build_parser() -> argparse.ArgumentParser:
     add_network_options(parser, scp=True)
     group = parser.add_argument_group("Preferred Transfer Syntaxes").add_mutually_exclusive_group()
     for flags, value, text in (
-        (("-x=", "--prefer-uncompr"), PreferredSyntax.UNCOMPRESSED, "prefer explicit VR local byte order"),
-        (("-xe", "--prefer-little"), PreferredSyntax.LITTLE, "prefer explicit VR little endian transfer syntax"),
-        (("-xb", "--prefer-big"), PreferredSyntax.BIG, "prefer explicit VR big endian transfer syntax"),
-        (("-xi", "--implicit"), PreferredSyntax.IMPLICIT, "accept implicit VR little endian transfer syntax only"),
+        (
+            ("-x=", "--prefer-uncompr"),
+            PreferredSyntax.UNCOMPRESSED,
+            "prefer explicit VR local byte order",
+        ),
+        (
+            ("-xe", "--prefer-little"),
+            PreferredSyntax.LITTLE,
+            "prefer explicit VR little endian transfer syntax",
+        ),
+        (
+            ("-xb", "--prefer-big"),
+            PreferredSyntax.BIG,
+            "prefer explicit VR big endian transfer syntax",
+        ),
+        (
+            ("-xi", "--implicit"),
+            PreferredSyntax.IMPLICIT,
+            "accept implicit VR little endian transfer syntax only",
+        ),
     ):
         group.add_argument(*flags, dest="preferred", action="store_const", const=value, help=text)
     out = parser.add_argument_group("Output")
     out.add_argument(
-        "-od", "--output-directory", metavar="[d]irectory", default=".",
+        "-od",
+        "--output-directory",
+        metavar="[d]irectory",
+        default=".",
         help="write received objects to directory d (default: the current folder)",
     )
     out.add_argument("--ignore", action="store_true", help="receive data but don't store it")
     out.add_argument(
-        "--duplicates", choices=[p.value for p in DuplicatePolicy], default=DuplicatePolicy.KEEP_BOTH.value,
+        "--duplicates",
+        choices=[p.value for p in DuplicatePolicy],
+        default=DuplicatePolicy.KEEP_BOTH.value,
         help="when a file of the same name exists: keep both (default, adds ~2, ~3...), "
         "overwrite, or refuse the object with status 0x0111",
     )
     misc = parser.add_argument_group("Miscellaneous")
     misc.add_argument("--no-echo", action="store_true", help="don't act as a verification SCP")
     misc.add_argument(
-        "--max-associations", type=int, default=10, metavar="n",
+        "--max-associations",
+        type=int,
+        default=10,
+        metavar="n",
         help="how many associations may be open at once (default: 10)",
     )
     parser.add_argument("--version", action="version", version=f"dicomtui storescp {__version__}")
@@ -93,7 +117,11 @@ def main(argv: list[str]) -> int:
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)
     if printer.wants_debug:
-        bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=f"dicomtui storescp v{__version__}"))
+        bus.publish(
+            LogMessage(
+                side=Side.RECEIVER, level=Level.DEBUG, text=f"dicomtui storescp v{__version__}"
+            )
+        )
         bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
 
     receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=lambda: printer.wants_debug)

@@ -36,22 +36,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="+", help="DICOM file or directory to be transmitted")
     add_general_options(parser)
     inputs = parser.add_argument_group("Input Options")
-    inputs.add_argument("-r", "--recurse", action="store_true", help="recursively search the given directory")
+    inputs.add_argument(
+        "-r", "--recurse", action="store_true", help="recursively search the given directory"
+    )
     add_network_options(parser, scp=False)
     group = parser.add_argument_group("Transfer Syntax Options").add_mutually_exclusive_group()
     for flags, value, text in (
-        (("-xe", "--request-little"), RequestSyntax.LITTLE, "request explicit VR little endian TS only"),
+        (
+            ("-xe", "--request-little"),
+            RequestSyntax.LITTLE,
+            "request explicit VR little endian TS only",
+        ),
         (("-xb", "--request-big"), RequestSyntax.BIG, "request explicit VR big endian TS only"),
-        (("-xi", "--request-implicit"), RequestSyntax.IMPLICIT, "request implicit VR little endian TS only"),
+        (
+            ("-xi", "--request-implicit"),
+            RequestSyntax.IMPLICIT,
+            "request implicit VR little endian TS only",
+        ),
     ):
         group.add_argument(*flags, dest="request", action="store_const", const=value, help=text)
     misc = parser.add_argument_group("Miscellaneous Options")
     misc.add_argument(
-        "-cx", "--single-context", "--required-contexts", dest="required_contexts", action="store_true",
+        "-cx",
+        "--single-context",
+        "--required-contexts",
+        dest="required_contexts",
+        action="store_true",
         help="only request the presentation contexts required for the input DICOM file(s)",
     )
     misc.add_argument(
-        "--stop-on-failure", action="store_true",
+        "--stop-on-failure",
+        action="store_true",
         help="stop at the first object the peer does not store (default: go on with the rest)",
     )
     parser.add_argument("--version", action="version", version=f"dicomtui storescu {__version__}")
@@ -87,10 +102,16 @@ def main(argv: list[str]) -> int:
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)
     if printer.wants_debug:
-        bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=f"dicomtui storescu v{__version__}"))
+        bus.publish(
+            LogMessage(
+                side=Side.SENDER, level=Level.DEBUG, text=f"dicomtui storescu v{__version__}"
+            )
+        )
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
-    job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug)
+    job = SendJob(
+        settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug
+    )
     worker = threading.Thread(target=job.run, name="storescu", daemon=True)
 
     def request_cancel(_signum: int, _frame: FrameType | None) -> None:

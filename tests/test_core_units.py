@@ -1,0 +1,209 @@
+"""Small, fast checks of the core's pure parts: names, planning, bus, wording."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from dicomtui.core.bus import EventBus, EventQueue
+from dicomtui.core.dicom_files import DicomFile
+from dicomtui.core.events import (
+    AssociationAborted,
+    AssociationAccepted,
+    DimseMessage,
+    LogMessage,
+    Level,
+    ObjectReceived,
+    Side,
+)
+from dicomtui.core.log_format import format_event
+from dicomtui.core.sender import SenderSettings, plan_batches
+from dicomtui.core.storage import (
+    DuplicatePolicy,
+    DuplicateRefused,
+    UnsafePath,
+    object_filename,
+    path_inside,
+    place_received_file,
+    safe_uid,
+)
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+
+@pytest.mark.parametrize(
+    ("uid", "expected"),
+    [
+        ("1.2.3.4", "1.2.3.4"),
+        ("../../etc/passwd", "invalid-uid-"),
+        ("1.2/../../x", "1.2_.._.._"),
+        ("/abs/path", "invalid-uid-"),
+        ("a\\b\\c", "invalid-uid-"),
+        ("1.2\x003", "1.2_3"),
+        ("", "invalid-uid-"),
+        ("...", "invalid-uid-"),
+        ("1.2.3\x00", "1.2.3"),
+    ],
+)
+def test_safe_uid_keeps_digits_and_dots_only(uid: str, expected: str) -> None:
+    cleaned = safe_uid(uid)
+    assert cleaned.startswith(expected)
+    assert "/" not in cleaned and "\\" not in cleaned and "\x00" not in cleaned
+    assert cleaned not in ("", ".", "..")
+
+
+def test_over_long_uids_are_shortened_stably() -> None:
+    uid = "1." * 200 + "9"
+    assert len(safe_uid(uid)) <= 128
+    assert safe_uid(uid) == safe_uid(uid)
+    assert safe_uid(uid) != safe_uid(uid + "1")
+
+
+@pytest.mark.parametrize("uid", ["..", "../..", "/", "../../../tmp/x", "\x00", "." * 300])
+def test_object_names_never_leave_the_folder(tmp_path: Path, uid: str) -> None:
+    name = object_filename(CT, uid)
+    assert path_inside(tmp_path, name).parent == tmp_path.resolve()
+
+
+def test_path_inside_refuses_escapes(tmp_path: Path) -> None:
+    for name in ("../x", "/etc/passwd", "..", ".", "a/b"):
+        with pytest.raises(UnsafePath):
+            path_inside(tmp_path, name)
+
+
+def test_duplicate_policies(tmp_path: Path) -> None:
+    def partial(content: bytes) -> Path:
+        path = tmp_path / f".partial-{content.decode()}"
+        path.write_bytes(content)
+        return path
+
+    first = place_received_file(partial(b"1"), tmp_path, "CT.1", DuplicatePolicy.KEEP_BOTH)
+    second = place_received_file(partial(b"2"), tmp_path, "CT.1", DuplicatePolicy.KEEP_BOTH)
+    assert (first.name, second.name) == ("CT.1", "CT.1~2")
+    assert (first.read_bytes(), second.read_bytes()) == (b"1", b"2")
+
+    with pytest.raises(DuplicateRefused):
+        place_received_file(partial(b"3"), tmp_path, "CT.1", DuplicatePolicy.REFUSE)
+    assert first.read_bytes() == b"1"
+
+    place_received_file(partial(b"4"), tmp_path, "CT.1", DuplicatePolicy.OVERWRITE)
+    assert first.read_bytes() == b"4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CT.1", "CT.1~2"]
+
+
+def sendable(index: int, sop_class: str, syntax: str) -> DicomFile:
+    return DicomFile(Path(f"{index}.dcm"), 10, sop_class, f"1.2.{index}", syntax)
+
+
+def test_batches_never_exceed_128_contexts() -> None:
+    files = [sendable(i, f"1.2.840.10008.5.1.4.1.1.{i}", "1.2.840.10008.1.2.1") for i in range(150)]
+    batches = plan_batches(files, SenderSettings())
+    assert [len(b.keys) for b in batches] == [128, 128, 44]
+    assert [f for b in batches for f in b.files] == files
+
+
+def test_required_contexts_propose_exactly_what_files_need() -> None:
+    files = [
+        sendable(1, CT, "1.2.840.10008.1.2.1"),
+        sendable(2, CT, "1.2.840.10008.1.2.4.50"),
+        sendable(3, CT, "1.2.840.10008.1.2.1"),
+    ]
+    [batch] = plan_batches(files, SenderSettings(required_contexts=True))
+    assert list(batch.keys) == [(CT, ("1.2.840.10008.1.2.1",)), (CT, ("1.2.840.10008.1.2.4.50",))]
+
+
+def test_event_queue_wakes_once_per_burst_and_counts_drops() -> None:
+    wakes = []
+    queue = EventQueue(lambda: wakes.append(1), maxlen=3)
+    bus = EventBus()
+    bus.subscribe(queue)
+    for n in range(5):
+        bus.publish(LogMessage(side=Side.RECEIVER, level=Level.INFO, text=str(n)))
+    events, dropped = queue.drain()
+    assert len(wakes) == 1
+    assert [e.text for e in events] == ["2", "3", "4"]  # type: ignore[attr-defined]
+    assert dropped == 2
+    bus.publish(LogMessage(side=Side.RECEIVER, level=Level.INFO, text="again"))
+    assert len(wakes) == 2
+
+
+def test_event_queue_loses_nothing_under_concurrent_publishers() -> None:
+    queue = EventQueue(lambda: None, maxlen=1_000_000)
+    bus = EventBus()
+    bus.subscribe(queue)
+
+    def publish_many() -> None:
+        for n in range(5_000):
+            bus.publish(LogMessage(side=Side.SENDER, level=Level.INFO, text=str(n)))
+
+    threads = [threading.Thread(target=publish_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    seen = 0
+    while any(t.is_alive() for t in threads) or len(queue):
+        seen += len(queue.drain()[0])
+    for t in threads:
+        t.join()
+    assert seen == 20_000
+
+
+def lines(event: object) -> list[str]:
+    return [line.render() for line in format_event(event)]  # type: ignore[arg-type]
+
+
+def test_wording_follows_the_manuals() -> None:
+    accepted = AssociationAccepted(
+        side=Side.RECEIVER,
+        peer_address="127.0.0.1",
+        peer_port=1234,
+        calling_ae_title="A",
+        called_ae_title="B",
+        local_max_pdu=16382,
+        peer_max_pdu=16382,
+        accepted=(),
+        rejected=(),
+    )
+    assert lines(accepted) == ["I: Accepting Association"]
+    stored = ObjectReceived(
+        side=Side.RECEIVER,
+        sop_class=CT,
+        sop_instance="1.2.3",
+        transfer_syntax="1.2.840.10008.1.2",
+        size=10,
+        filename="CT.1.2.3",
+        path="/x/CT.1.2.3",
+        status=0,
+    )
+    assert lines(stored) == ["I: Storing DICOM file: CT.1.2.3"]
+    response = DimseMessage(
+        side=Side.SENDER,
+        incoming=True,
+        message_type="C-STORE RSP",
+        context_id=1,
+        message_id=None,
+        responded_to=1,
+        sop_class=CT,
+        sop_instance="1.2.3",
+        status=0xB000,
+    )
+    rendered = lines(response)
+    assert rendered[0] == "I: Received Store Response (Status: 0xB000 - Warning)"
+    assert "D: Status                        : 0xB000 - Warning" in rendered
+    no_contexts = AssociationAborted(side=Side.SENDER, reason="no accepted presentation contexts")
+    assert lines(no_contexts) == ["E: No accepted presentation contexts"]
+
+
+def test_core_never_imports_textual() -> None:
+    code = (
+        "import sys, pkgutil, importlib, dicomtui.core as c\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('dicomtui.core.' + m.name)\n"
+        "import dicomtui.headless.storescp, dicomtui.headless.storescu, dicomtui.headless.echo\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'dicomtui.ui')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
