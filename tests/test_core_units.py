@@ -15,8 +15,8 @@ from dicomtui.core.events import (
     AssociationAborted,
     AssociationAccepted,
     DimseMessage,
-    LogMessage,
     Level,
+    LogMessage,
     ObjectReceived,
     Side,
 )

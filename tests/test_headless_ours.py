@@ -251,4 +251,6 @@ def test_receiver_stops_promptly_on_signal(tmp_path: Path, processes: Processes,
     assert code == 0
     assert time.monotonic() - started < 3.0
     with socket.socket() as sock:  # the port is free again
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("", port))
+        sock.listen()

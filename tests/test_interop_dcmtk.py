@@ -78,7 +78,16 @@ def test_dcmsend_into_our_storescp_every_syntax(
     port, scp = start_our_scp(processes, inbox, "-v")
 
     sent = run(
-        ["dcmsend", "-aec", "DICOMTUI", "+sd", "+r", "127.0.0.1", str(port), str(tmp_path / "corpus")],
+        [
+            "dcmsend",
+            "-aec",
+            "DICOMTUI",
+            "+sd",
+            "+r",
+            "127.0.0.1",
+            str(port),
+            str(tmp_path / "corpus"),
+        ],
         env=NODELAY,
     )
     log = Processes.stop(scp)
@@ -107,9 +116,11 @@ def test_dcmtk_storescu_into_our_storescp(tmp_path: Path, processes: Processes) 
     Processes.stop(scp)
 
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    assert sent.stdout.count("Received Store Response (Success)") + sent.stderr.count(
-        "Received Store Response (Success)"
-    ) == 3
+    assert (
+        sent.stdout.count("Received Store Response (Success)")
+        + sent.stderr.count("Received Store Response (Success)")
+        == 3
+    )
     by_uid = {dcmread(p).SOPInstanceUID: p for p in stored_files(inbox)}
     for source in sources:
         assert same_content(by_uid[dcmread(source).SOPInstanceUID], source)
@@ -135,7 +146,9 @@ def test_our_storescu_into_dcmtk_storescp_every_syntax(
     for item in refused:
         assert f"E: Store failed: {item.path}: no accepted presentation context" in result.stderr
     accepted = [item for item in corpus if item not in refused]
-    assert result.stderr.count("Received Store Response (Status: 0x0000 - Success)") == len(accepted)
+    assert result.stderr.count("Received Store Response (Status: 0x0000 - Success)") == len(
+        accepted
+    )
     stored = {dcmread(p).SOPInstanceUID: p for p in inbox.iterdir()}
     assert len(stored) == len(accepted)
     for item in accepted:

@@ -141,6 +141,10 @@ def test_defaults_are_the_manuals() -> None:
     )
     assert scp.max_pdu == 16382 and scp.echo and not scp.ignore
     scu = storescu.settings_from_args(storescu.build_parser().parse_args(["h", "104", "f"]))
-    assert (scu.calling_ae_title, scu.called_ae_title, scu.max_pdu) == ("STORESCU", "ANY-SCP", 16382)
+    assert (scu.calling_ae_title, scu.called_ae_title, scu.max_pdu) == (
+        "STORESCU",
+        "ANY-SCP",
+        16382,
+    )
     assert (scu.acse_timeout, scu.dimse_timeout, scu.network_timeout) == (30, 30, 30)
     assert not scu.recurse and not scu.required_contexts

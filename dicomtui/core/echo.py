@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-
 from dicomtui.core.bus import EventBus
 from dicomtui.core.dicom_tables import VERIFICATION_SOP_CLASS
 from dicomtui.core.events import EchoResult, Side

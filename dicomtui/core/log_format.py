@@ -43,6 +43,7 @@ from dicomtui.core.events import (
     SendStarted,
     Side,
 )
+from dicomtui.core.units import human_size
 
 
 class LogLine(NamedTuple):
@@ -58,13 +59,19 @@ DBG, INF, WRN, ERR = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
 _PRIORITY = {0: "Medium", 1: "High", 2: "Low"}
 
 
-def format_event(event: Event) -> list[LogLine]:
-    """The log lines for one event, at their own levels (possibly none)."""
-    return _format(event)
+def format_event(event: Event, threshold: Level = Level.DEBUG) -> list[LogLine]:
+    """The log lines for one event at ``threshold`` or above (possibly none).
+
+    Debug-only text (the DIMSE dumps) is not even built above the debug level.
+    """
+    lines = _format(event, threshold <= Level.DEBUG)
+    if threshold > Level.DEBUG:
+        return [line for line in lines if line.level >= threshold]
+    return lines
 
 
 @singledispatch
-def _format(event: Event) -> list[LogLine]:
+def _format(event: Event, debug: bool) -> list[LogLine]:
     return []
 
 
@@ -76,12 +83,8 @@ def _on(cls: type) -> Callable[[Callable[..., list[LogLine]]], Callable[..., lis
     return register
 
 
-def megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
-
-
 @_on(ReceiverStarted)
-def _(e: ReceiverStarted) -> list[LogLine]:
+def _(e: ReceiverStarted, debug: bool) -> list[LogLine]:
     where = f"{e.address or '*'}:{e.port}"
     into = (
         f"; storing into {e.output_directory}" if e.output_directory else "; not storing (--ignore)"
@@ -90,27 +93,27 @@ def _(e: ReceiverStarted) -> list[LogLine]:
 
 
 @_on(ReceiverStopped)
-def _(e: ReceiverStopped) -> list[LogLine]:
+def _(e: ReceiverStopped, debug: bool) -> list[LogLine]:
     return [LogLine(INF, "Receiver stopped")]
 
 
 @_on(ReceiverFailed)
-def _(e: ReceiverFailed) -> list[LogLine]:
+def _(e: ReceiverFailed, debug: bool) -> list[LogLine]:
     return [LogLine(ERR, e.reason)]
 
 
 @_on(ConnectionOpened)
-def _(e: ConnectionOpened) -> list[LogLine]:
+def _(e: ConnectionOpened, debug: bool) -> list[LogLine]:
     return [LogLine(DBG, f"Connection opened with {e.peer_address}:{e.peer_port}")]
 
 
 @_on(ConnectionClosed)
-def _(e: ConnectionClosed) -> list[LogLine]:
+def _(e: ConnectionClosed, debug: bool) -> list[LogLine]:
     return [LogLine(DBG, f"Connection closed with {e.peer_address}:{e.peer_port}")]
 
 
 @_on(AssociationRequested)
-def _(e: AssociationRequested) -> list[LogLine]:
+def _(e: AssociationRequested, debug: bool) -> list[LogLine]:
     if e.side is Side.SENDER:
         return [LogLine(INF, "Requesting Association")]
     return [
@@ -123,14 +126,14 @@ def _(e: AssociationRequested) -> list[LogLine]:
 
 
 @_on(AssociationAccepted)
-def _(e: AssociationAccepted) -> list[LogLine]:
+def _(e: AssociationAccepted, debug: bool) -> list[LogLine]:
     if e.side is Side.SENDER:
         return [LogLine(INF, "Association Accepted")]
     return [LogLine(INF, "Accepting Association")]
 
 
 @_on(AssociationRejected)
-def _(e: AssociationRejected) -> list[LogLine]:
+def _(e: AssociationRejected, debug: bool) -> list[LogLine]:
     reason = f": {e.reason}" if e.reason else ""
     if e.side is Side.SENDER:
         return [LogLine(ERR, f"Association Rejected{reason}")]
@@ -138,14 +141,14 @@ def _(e: AssociationRejected) -> list[LogLine]:
 
 
 @_on(AssociationReleased)
-def _(e: AssociationReleased) -> list[LogLine]:
+def _(e: AssociationReleased, debug: bool) -> list[LogLine]:
     if e.side is Side.SENDER:
         return [LogLine(INF, "Releasing Association")]
     return [LogLine(INF, "Association Released")]
 
 
 @_on(AssociationAborted)
-def _(e: AssociationAborted) -> list[LogLine]:
+def _(e: AssociationAborted, debug: bool) -> list[LogLine]:
     if e.reason == "no accepted presentation contexts":
         return [LogLine(ERR, "No accepted presentation contexts")]
     reason = f" ({e.reason})" if e.reason else ""
@@ -153,7 +156,7 @@ def _(e: AssociationAborted) -> list[LogLine]:
 
 
 @_on(AssociationFailed)
-def _(e: AssociationFailed) -> list[LogLine]:
+def _(e: AssociationFailed, debug: bool) -> list[LogLine]:
     return [
         LogLine(
             ERR,
@@ -164,12 +167,12 @@ def _(e: AssociationFailed) -> list[LogLine]:
 
 
 @_on(PduDump)
-def _(e: PduDump) -> list[LogLine]:
+def _(e: PduDump, debug: bool) -> list[LogLine]:
     return [LogLine(DBG, line) for line in e.lines]
 
 
 @_on(DimseMessage)
-def _(e: DimseMessage) -> list[LogLine]:
+def _(e: DimseMessage, debug: bool) -> list[LogLine]:
     lines: list[LogLine] = []
     kind = e.message_type
     if kind == "C-STORE RQ":
@@ -192,7 +195,8 @@ def _(e: DimseMessage) -> list[LogLine]:
         lines.append(
             LogLine(INF, f"Received Echo Response (Status: {status_text(None, e.status)})")
         )
-    lines.extend(LogLine(DBG, text) for text in dimse_dump(e))
+    if debug:
+        lines.extend(LogLine(DBG, text) for text in dimse_dump(e))
     return lines
 
 
@@ -221,12 +225,12 @@ def dimse_dump(e: DimseMessage) -> list[str]:
 
 
 @_on(ObjectReceived)
-def _(e: ObjectReceived) -> list[LogLine]:
+def _(e: ObjectReceived, debug: bool) -> list[LogLine]:
     if e.path:
         return [LogLine(INF, f"Storing DICOM file: {e.filename}")]
     if e.status == 0x0000:
         return [
-            LogLine(DBG, f"Received {e.sop_instance} ({megabytes(e.size)}); not stored (--ignore)")
+            LogLine(DBG, f"Received {e.sop_instance} ({human_size(e.size)}); not stored (--ignore)")
         ]
     name = e.filename or e.sop_instance
     return [
@@ -238,7 +242,7 @@ def _(e: ObjectReceived) -> list[LogLine]:
 
 
 @_on(ObjectLost)
-def _(e: ObjectLost) -> list[LogLine]:
+def _(e: ObjectLost, debug: bool) -> list[LogLine]:
     return [
         LogLine(
             ERR,
@@ -249,28 +253,28 @@ def _(e: ObjectLost) -> list[LogLine]:
 
 
 @_on(FileSkipped)
-def _(e: FileSkipped) -> list[LogLine]:
+def _(e: FileSkipped, debug: bool) -> list[LogLine]:
     return [LogLine(ERR, f"{e.reason}: {e.path}")]
 
 
 @_on(SendStarted)
-def _(e: SendStarted) -> list[LogLine]:
+def _(e: SendStarted, debug: bool) -> list[LogLine]:
     return [
         LogLine(
             INF,
-            f"Sending {e.total_files} file(s), {megabytes(e.total_bytes)}, to"
+            f"Sending {e.total_files} file(s), {human_size(e.total_bytes)}, to"
             f" {e.called_ae_title} at {e.peer_address}:{e.peer_port}",
         )
     ]
 
 
 @_on(FileSending)
-def _(e: FileSending) -> list[LogLine]:
+def _(e: FileSending, debug: bool) -> list[LogLine]:
     return [LogLine(INF, f"Sending file: {e.path}")]
 
 
 @_on(FileSent)
-def _(e: FileSent) -> list[LogLine]:
+def _(e: FileSent, debug: bool) -> list[LogLine]:
     if e.status is None:
         return [LogLine(ERR, f"Store failed: {e.path}: {e.error or 'no response from the peer'}")]
     category = status_category(e.status)
@@ -295,20 +299,20 @@ def send_summary(e: SendFinished) -> str:
     ]
     if e.not_attempted:
         parts.append(f"{e.not_attempted} not attempted")
-    text = ", ".join(parts) + f"; {megabytes(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
+    text = ", ".join(parts) + f"; {human_size(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
     if e.cancelled:
         text = "Cancelled: " + text
     return text
 
 
 @_on(SendFinished)
-def _(e: SendFinished) -> list[LogLine]:
+def _(e: SendFinished, debug: bool) -> list[LogLine]:
     level = INF if e.failed == 0 and not e.association_error and not e.cancelled else WRN
     return [LogLine(level, send_summary(e))]
 
 
 @_on(EchoResult)
-def _(e: EchoResult) -> list[LogLine]:
+def _(e: EchoResult, debug: bool) -> list[LogLine]:
     if e.status is None:
         level = ERR if e.associated else INF
         return [LogLine(level, f"Echo to {e.peer_address}:{e.peer_port} failed: {e.error}")]
@@ -323,5 +327,5 @@ def _(e: EchoResult) -> list[LogLine]:
 
 
 @_on(LogMessage)
-def _(e: LogMessage) -> list[LogLine]:
+def _(e: LogMessage, debug: bool) -> list[LogLine]:
     return [LogLine(e.level, e.text)]

@@ -177,14 +177,20 @@ class AssociationObserver:
     def _on_requested(self, event: Any) -> None:
         assoc = event.assoc
         host, port = _peer(assoc)
+        calling, called = str(assoc.requestor.ae_title), str(assoc.acceptor.ae_title)
+        request = getattr(assoc.requestor, "primitive", None)
+        if assoc.is_acceptor and request is not None:
+            # Not negotiated yet: the titles are only in the request itself.
+            calling = str(request.calling_ae_title or "").strip()
+            called = str(request.called_ae_title or "").strip()
         self.bus.publish(
             AssociationRequested(
                 side=self.side,
                 assoc_id=association_id(assoc),
                 peer_address=host,
                 peer_port=port,
-                calling_ae_title=str(assoc.requestor.ae_title),
-                called_ae_title=str(assoc.acceptor.ae_title),
+                calling_ae_title=calling,
+                called_ae_title=called,
             )
         )
 

@@ -24,7 +24,7 @@ class LinePrinter:
     def __call__(self, event: Event) -> None:
         if self.threshold is None:
             return
-        lines = [line.render() for line in format_event(event) if line.level >= self.threshold]
+        lines = [line.render() for line in format_event(event, self.threshold)]
         if not lines:
             return
         with self._lock:

@@ -1,0 +1,370 @@
+"""The dicomtui application: a receiver pane, a sender pane and one live log."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from dicomtui.core.bus import EventBus, EventQueue
+from dicomtui.core.echo import echo
+from dicomtui.core.events import Level, LogMessage, Side
+from dicomtui.core.receiver import Receiver, ReceiverSettings
+from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.ui.commands import BINDINGS, COMMANDS
+from dicomtui.ui.help_screen import HelpScreen
+from dicomtui.ui.log_pane import LEVEL_NAMES, LogPane
+from dicomtui.ui.messages import EventsPending
+from dicomtui.ui.receiver_pane import ReceiverPane
+from dicomtui.ui.sender_pane import SenderPane
+from dicomtui.ui.settings_screens import ReceiverSettingsScreen, SenderOptionsScreen
+
+#: The UI redraws at most this often however fast events arrive.
+DRAIN_INTERVAL = 0.05
+
+
+@dataclass
+class LaunchConfig:
+    receiver: ReceiverSettings
+    sender: SenderSettings
+    browse_path: Path
+    start_receiver: bool = True
+    #: Problems found before the app opened, shown once it has.
+    notices: list[str] = field(default_factory=list)
+
+
+class DicomTuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "dicomtui"
+    BINDINGS = BINDINGS
+
+    def __init__(self, config: LaunchConfig, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.config = config
+        self.receiver_settings = config.receiver
+        self.sender_settings = config.sender
+        self.clock = clock
+        self.bus = EventBus()
+        self.queue = EventQueue(self._wake)
+        self.bus.subscribe(self.queue)
+        self.receiver: Receiver | None = None
+        self._receiver_done = threading.Event()
+        self._receiver_done.set()
+        self.send_job: SendJob | None = None
+        self._last_drain = 0.0
+        self._drain_scheduled = False
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="panes"):
+            yield ReceiverPane(id="receiver")
+            yield SenderPane(
+                self.config.browse_path,
+                host=self.sender_settings.host,
+                port=self.sender_settings.port or None,
+                called_ae_title=self.sender_settings.called_ae_title,
+                id="sender",
+            )
+        yield LogPane(id="log-pane")
+        yield Footer()
+
+    @property
+    def receiver_pane(self) -> ReceiverPane:
+        return self.query_one(ReceiverPane)
+
+    @property
+    def sender_pane(self) -> SenderPane:
+        return self.query_one(SenderPane)
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Storage SCP and SCU"
+        self.receiver_pane.update_status()
+        for notice in self.config.notices:
+            self.bus.publish(LogMessage(side=Side.RECEIVER, level=Level.ERROR, text=notice))
+            self.notify(notice, severity="error", timeout=10)
+        if self.config.start_receiver:
+            self.start_receiver()
+        self.set_interval(1.0, self._tick)
+        self.query_one("#files").focus()
+
+    # --- the event stream ------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Called on pynetdicom's threads: only post a message (thread-safe, never blocks)."""
+        self.post_message(EventsPending())
+
+    @on(EventsPending)
+    def _events_pending(self) -> None:
+        wait = self._last_drain + DRAIN_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.drain_events()
+        elif not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.set_timer(wait, self.drain_events)
+
+    def drain_events(self) -> None:
+        self._drain_scheduled = False
+        self._last_drain = time.monotonic()
+        events, dropped = self.queue.drain()
+        if not events and not dropped:
+            return
+        now = self.clock()
+        with self.batch_update():
+            self.receiver_pane.apply(events, now)
+            self.sender_pane.apply(events, now)
+            self.log_pane.add_events(events, dropped)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self.receiver_pane.tick(now)
+        if self.send_job is not None and self.sender_pane.progress.finished is None:
+            self.sender_pane.update_progress(now)
+
+    def wants_pdu_dumps(self) -> bool:
+        """Asked on pynetdicom's threads; reads one attribute."""
+        return self._debug
+
+    _debug = False
+
+    # --- the receiver ------------------------------------------------------------------------
+
+    def start_receiver(self, settings: ReceiverSettings | None = None) -> None:
+        if settings is not None:
+            self.receiver_settings = settings
+        previous_done = self._receiver_done
+        done = self._receiver_done = threading.Event()
+        self._serve(self.receiver_settings, previous_done, done)
+
+    @work(thread=True, exclusive=True, group="receiver", exit_on_error=False)
+    def _serve(
+        self, settings: ReceiverSettings, previous_done: threading.Event, done: threading.Event
+    ) -> None:
+        worker = get_current_worker()
+        try:
+            previous_done.wait(10)  # the old server must let go of its port first
+            if worker.is_cancelled:
+                return
+            receiver = Receiver(settings, self.bus, want_pdu_dumps=self.wants_pdu_dumps)
+            receiver.start()  # a port in use raises here: the worker ends in error
+            self.receiver = receiver
+            try:
+                worker.cancelled_event.wait()
+            finally:
+                self.receiver = None
+                receiver.stop()
+        finally:
+            done.set()
+
+    def stop_receiver(self) -> None:
+        self.workers.cancel_group(self, "receiver")
+
+    @property
+    def receiver_running(self) -> bool:
+        return any(w.group == "receiver" and w.is_running for w in self.workers)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where work on other threads reports how it ended."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR:
+            if worker.group == "send" and event.state in (
+                WorkerState.SUCCESS,
+                WorkerState.CANCELLED,
+            ):
+                self.sender_pane.set_sending(False)
+            return
+        error = worker.error
+        if worker.group == "receiver":
+            # Receiver.start already published why (ReceiverFailed); make sure it is seen.
+            message = getattr(error, "strerror", None) or str(error)
+            self.notify(f"{message}. F2 changes the settings.", severity="error", timeout=10)
+        elif worker.group == "send":
+            self.sender_pane.set_sending(False)
+            self.notify(f"Sending stopped: {error}", severity="error", timeout=10)
+        else:
+            self.notify(f"{worker.name or worker.group}: {error}", severity="error")
+        self.bus.publish(
+            LogMessage(
+                side=Side.SENDER if worker.group == "send" else Side.RECEIVER,
+                level=Level.ERROR,
+                text=f"{worker.group}: {error}",
+            )
+        )
+
+    # --- the sender ---------------------------------------------------------------------------
+
+    def _destination_settings(self) -> SenderSettings | None:
+        try:
+            host, port, called = self.sender_pane.destination()
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            self.query_one("#dest-host").focus()
+            return None
+        return dataclasses.replace(
+            self.sender_settings, host=host, port=port, called_ae_title=called
+        )
+
+    def send_paths(self, paths: Iterable[Path]) -> SendJob | None:
+        settings = self._destination_settings()
+        paths = list(paths)
+        if settings is None:
+            return None
+        if not paths:
+            self.notify(
+                "Select files or folders to send first (Space in the file browser)",
+                severity="warning",
+            )
+            return None
+        if self.send_job is not None and not self.send_job.result and self._sending():
+            self.notify("A send is already running (F8 cancels it)", severity="warning")
+            return None
+        self.sender_settings = settings
+        job = SendJob(
+            dataclasses.replace(settings, recurse=True), paths, self.bus, self.wants_pdu_dumps
+        )
+        self.send_job = job
+        self.sender_pane.reset_results()
+        self.sender_pane.set_sending(True)
+        self._run_send(job)
+        return job
+
+    def _sending(self) -> bool:
+        return any(w.group == "send" and w.is_running for w in self.workers)
+
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
+    def _run_send(self, job: SendJob) -> None:
+        job.run()
+
+    @work(thread=True, group="echo", exit_on_error=False)
+    def _run_echo(self, settings: SenderSettings) -> None:
+        echo(settings, self.bus, self.wants_pdu_dumps)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_toggle_receiver(self) -> None:
+        if self.receiver_running:
+            self.stop_receiver()
+        else:
+            self.start_receiver()
+
+    def action_receiver_settings(self) -> None:
+        def apply(settings: ReceiverSettings | None) -> None:
+            if settings is not None:
+                self.stop_receiver()
+                self.start_receiver(settings)
+
+        self.push_screen(ReceiverSettingsScreen(self.receiver_settings), apply)
+
+    def action_sender_options(self) -> None:
+        def apply(settings: SenderSettings | None) -> None:
+            if settings is not None:
+                self.sender_settings = settings
+
+        self.push_screen(SenderOptionsScreen(self.sender_settings), apply)
+
+    def action_send(self) -> None:
+        self.send_paths(self.sender_pane.selected)
+
+    def action_retry_failed(self) -> None:
+        failed = [Path(p) for p in self.sender_pane.progress.failed_paths]
+        if not failed:
+            self.notify("Nothing failed in the last send", severity="information")
+            return
+        self.send_paths(failed)
+
+    def action_echo(self) -> None:
+        settings = self._destination_settings()
+        if settings is not None:
+            self.sender_pane.query_one("#echo-status").update("Echoing...")  # type: ignore[attr-defined]
+            self._run_echo(settings)
+
+    def action_cancel_send(self) -> None:
+        if self.send_job is not None and self._sending():
+            self.send_job.cancel()
+            self.notify("Cancelling: the association is aborted after the object in flight")
+
+    def action_clear_selection(self) -> None:
+        self.sender_pane.file_tree.clear_marks()
+
+    def action_cycle_log_level(self) -> None:
+        level = self.log_pane.cycle_level()
+        self._debug = level <= Level.DEBUG
+        self.notify(f"Log level: {LEVEL_NAMES[level]}", timeout=2)
+
+    def action_toggle_follow(self) -> None:
+        self.log_pane.follow = not self.log_pane.follow
+
+    def action_filter_log(self) -> None:
+        self.log_pane.open_filter()
+
+    def action_show_all_associations(self) -> None:
+        self.log_pane.assoc_filter = None
+
+    def action_save_log(self) -> None:
+        path = Path.cwd() / time.strftime("dicomtui-log-%Y%m%d-%H%M%S.txt")
+        try:
+            count = self.log_pane.save(path)
+        except OSError as exc:
+            self.notify(f"Could not save the log: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Saved {count} lines to {path}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.current_keys()))
+
+    def current_keys(self) -> dict[str, str]:
+        keymap = getattr(self, "_keymap", {})
+        return {c.id: keymap.get(c.id, c.key) for c in COMMANDS}
+
+    async def action_quit(self) -> None:
+        """Stop sending and receiving cleanly, then quit."""
+        if self.send_job is not None:
+            self.send_job.cancel()
+        self.stop_receiver()
+        await asyncio.to_thread(self._receiver_done.wait, 10)
+        self.exit()
+
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    @on(Button.Pressed, "#echo")
+    def _echo_pressed(self) -> None:
+        self.action_echo()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel_send()
+
+    @on(ReceiverPane.AssociationChosen)
+    def _association_chosen(self, message: ReceiverPane.AssociationChosen) -> None:
+        self.log_pane.assoc_filter = message.assoc_id
+        self.notify(
+            f"The log shows association #{message.assoc_id} only (Ctrl+A shows all)", timeout=3
+        )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for command in COMMANDS:
+            if command.id == "app.quit":
+                continue
+            yield SystemCommand(
+                command.title, command.help, getattr(self, f"action_{command.action}")
+            )

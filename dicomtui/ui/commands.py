@@ -1,0 +1,77 @@
+"""Every user action, once: it builds the key bindings, the command palette and the help screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Command:
+    #: Stable id, so a key map can rebind it ("receiver.toggle": "f5").
+    id: str
+    key: str
+    action: str
+    title: str
+    help: str
+    show: bool = True
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("app.quit", "ctrl+q", "quit", "Quit", "Stop the receiver cleanly and quit"),
+    Command("app.help", "f1", "help", "Help", "List every key and command"),
+    Command("receiver.toggle", "f5", "toggle_receiver", "Start/stop", "Start or stop the receiver"),
+    Command(
+        "receiver.settings",
+        "f2",
+        "receiver_settings",
+        "Receiver",
+        "Change the receiver's settings (port, AE title, folder, syntaxes, timeouts...)",
+    ),
+    Command("sender.send", "f6", "send", "Send", "Send the selected files to the destination"),
+    Command("sender.echo", "f7", "echo", "Echo", "Check the destination with a C-ECHO"),
+    Command(
+        "sender.cancel", "f8", "cancel_send", "Cancel", "Cancel the send: abort the association"
+    ),
+    Command(
+        "sender.retry",
+        "ctrl+r",
+        "retry_failed",
+        "Retry failed",
+        "Send again the objects that failed in the last send",
+        show=False,
+    ),
+    Command(
+        "sender.options",
+        "f3",
+        "sender_options",
+        "Sender",
+        "Change the sender's options (-cx, transfer syntaxes, PDU, timeouts, AE titles)",
+    ),
+    Command(
+        "sender.clear",
+        "ctrl+x",
+        "clear_selection",
+        "Clear selection",
+        "Unselect every file and folder",
+        show=False,
+    ),
+    Command("log.level", "f4", "cycle_log_level", "Log level", "Quiet, verbose or debug log"),
+    Command("log.follow", "f9", "toggle_follow", "Follow", "Follow new lines or pause the log"),
+    Command("log.filter", "ctrl+f", "filter_log", "Filter", "Show only log lines with some text"),
+    Command(
+        "log.all",
+        "ctrl+a",
+        "show_all_associations",
+        "All associations",
+        "Stop filtering the log to one association",
+        show=False,
+    ),
+    Command("log.save", "ctrl+s", "save_log", "Save log", "Save the log to a file", show=False),
+)
+
+BINDINGS: list[Binding] = [
+    Binding(c.key, c.action, c.title, show=c.show, id=c.id, priority=c.id == "app.quit")
+    for c in COMMANDS
+]

@@ -1,0 +1,132 @@
+"""A file browser that marks DICOM files and lets the user pick files and folders."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DirectoryTree
+from textual.widgets._directory_tree import DirEntry
+from textual.widgets._tree import TreeNode
+
+from dicomtui.core.dicom_files import has_dicm_prefix
+
+
+class DicomDirectoryTree(DirectoryTree):
+    """Only the files on screen are opened (132 bytes each, on a thread), so a
+    folder of a hundred thousand files lists as fast as any other."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_mark", "Select", tooltip="Select or unselect for sending"),
+    ]
+
+    class MarksChanged(Message):
+        """The set of selected paths changed."""
+
+        def __init__(self, marked: frozenset[Path]) -> None:
+            super().__init__()
+            self.marked = marked
+
+    class Checked(Message):
+        """Some files were opened to see whether they are DICOM."""
+
+        def __init__(self, paths: list[Path]) -> None:
+            super().__init__()
+            self.paths = paths
+
+    def __init__(self, path: str | Path, *, id: str | None = None) -> None:
+        super().__init__(path, id=id)
+        self.marked: set[Path] = set()
+        self._is_dicom: dict[Path, bool] = {}
+        self._pending: list[Path] = []
+        self._pending_lock = threading.Lock()
+        self._node_by_path: dict[Path, TreeNode[DirEntry]] = {}
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return paths
+
+    def render_label(self, node: TreeNode[DirEntry], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        if node.data is None:
+            return label
+        path = node.data.path
+        self._node_by_path[path] = node
+        chosen = path in self.marked
+        mark = Text("[x] " if chosen else "[ ] ", style="bold" if chosen else "dim")
+        if node.allow_expand:
+            return Text.assemble(mark, label)
+        verdict = self._is_dicom.get(path)
+        if verdict is None:
+            self._queue_check(path)
+            return Text.assemble(mark, label)
+        if verdict:
+            return Text.assemble(mark, label, Text(" DICOM", style="bold green"))
+        dimmed = label.copy()
+        dimmed.stylize("dim")
+        return Text.assemble(mark, dimmed)
+
+    def _queue_check(self, path: Path) -> None:
+        with self._pending_lock:
+            first = not self._pending
+            if path not in self._pending:
+                self._pending.append(path)
+        if first:
+            self._check_pending()
+
+    @work(thread=True, group="dicom-check", exit_on_error=False)
+    def _check_pending(self) -> None:
+        while True:
+            with self._pending_lock:
+                batch, self._pending = self._pending[:200], self._pending[200:]
+            if not batch:
+                return
+            for path in batch:
+                self._is_dicom[path] = has_dicm_prefix(path)
+            self.post_message(self.Checked(batch))
+
+    @on(Checked)
+    def _refresh_checked(self, message: Checked) -> None:
+        message.stop()
+        for path in message.paths:
+            node = self._node_by_path.get(path)
+            if node is not None:
+                node.refresh()
+
+    def is_dicom(self, path: Path) -> bool | None:
+        return self._is_dicom.get(path)
+
+    def action_toggle_mark(self) -> None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return
+        path = node.data.path
+        if path in self.marked:
+            self.marked.discard(path)
+        else:
+            self.marked.add(path)
+        node.refresh()
+        self.post_message(self.MarksChanged(frozenset(self.marked)))
+        self.action_cursor_down()
+
+    def clear_marks(self) -> None:
+        marked, self.marked = self.marked, set()
+        for path in marked:
+            node = self._node_by_path.get(path)
+            if node is not None:
+                node.refresh()
+        self.post_message(self.MarksChanged(frozenset()))
+
+    def mark(self, paths: Iterable[Path]) -> None:
+        self.marked.update(paths)
+        for path in self.marked:
+            node = self._node_by_path.get(path)
+            if node is not None:
+                node.refresh()
+        self.post_message(self.MarksChanged(frozenset(self.marked)))

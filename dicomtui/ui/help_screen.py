@@ -1,0 +1,38 @@
+"""A screen that lists every key and command."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from dicomtui.ui.commands import COMMANDS
+
+TIPS = (
+    "In the file browser: Space selects a file or folder (folders are sent with everything"
+    " inside), Enter opens a folder. In the associations table: Enter shows only that"
+    " association in the log (Ctrl+A shows all again). Ctrl+P opens the command palette."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True, show_header=True, header_style="bold")
+        table.add_column("Key", no_wrap=True)
+        table.add_column("Command", no_wrap=True)
+        table.add_column("What it does")
+        for command in COMMANDS:
+            table.add_row(self.keys.get(command.id, command.key), command.title, command.help)
+        with Vertical(id="help"):
+            yield Static("dicomtui keys (Escape closes)", classes="form-title")
+            yield Static(table)
+            yield Static(TIPS, id="help-tips")

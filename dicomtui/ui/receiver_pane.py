@@ -1,0 +1,208 @@
+"""The receiver pane: state, live associations and the objects that arrived."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from dicomtui.core.dicom_tables import short_sop_class, status_category, transfer_syntax_name
+from dicomtui.core.events import (
+    Event,
+    ObjectLost,
+    ObjectReceived,
+    ReceiverFailed,
+    ReceiverStarted,
+    ReceiverStopped,
+    Side,
+)
+from dicomtui.core.tracking import AssociationRow, AssociationTracker
+from dicomtui.core.units import human_duration, human_rate, human_size
+
+ASSOCIATION_COLUMNS = (
+    ("id", "#"),
+    ("peer", "Peer"),
+    ("calling", "Calling AE"),
+    ("state", "State"),
+    ("objects", "Objects"),
+    ("bytes", "Bytes"),
+    ("rate", "Rate"),
+    ("time", "Time"),
+    ("result", "Result"),
+)
+RECEIVED_COLUMNS = (
+    ("time", "Time"),
+    ("patient", "Patient"),
+    ("modality", "Mod"),
+    ("sop", "SOP class"),
+    ("syntax", "Syntax"),
+    ("size", "Size"),
+    ("file", "File"),
+    ("status", "Status"),
+)
+
+
+def _status_label(status: int | None, error: str = "") -> str:
+    if status is None:
+        return f"lost: {error}" if error else "lost"
+    category = status_category(status)
+    text = f"0x{status:04X} {category}"
+    return f"{text}: {error}" if error else text
+
+
+class ReceiverPane(Vertical):
+    """Shows what the receiver does; owns no thread and no socket."""
+
+    class AssociationChosen(Message):
+        def __init__(self, assoc_id: int) -> None:
+            super().__init__()
+            self.assoc_id = assoc_id
+
+    def __init__(self, *, max_rows: int = 1_000, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Receiver"
+        self.tracker = AssociationTracker(Side.RECEIVER)
+        self.max_rows = max_rows
+        self._received_keys: deque[str] = deque()
+        self._received_count = 0
+        self.stored = 0
+        self.failed = 0
+        self.state = "stopped"
+        self.state_text = "Stopped"
+
+    def compose(self) -> ComposeResult:
+        yield Static("Stopped", id="receiver-status")
+        yield Static("Associations", classes="table-title")
+        associations: DataTable[str] = DataTable(
+            id="associations", cursor_type="row", zebra_stripes=True
+        )
+        for key, label in ASSOCIATION_COLUMNS:
+            associations.add_column(label, key=key)
+        yield associations
+        yield Static("Received objects", classes="table-title")
+        received: DataTable[str] = DataTable(id="received", cursor_type="row", zebra_stripes=True)
+        for key, label in RECEIVED_COLUMNS:
+            received.add_column(label, key=key)
+        yield received
+
+    # --- feeding -----------------------------------------------------------------------
+
+    def apply(self, events: list[Event], now: float) -> None:
+        mine = [e for e in events if e.side is Side.RECEIVER]
+        if not mine:
+            return
+        for event in mine:
+            if isinstance(event, ReceiverStarted):
+                where = f"{event.address or '*'}:{event.port}"
+                into = event.output_directory or "nowhere (--ignore)"
+                self.state = "listening"
+                self.state_text = f"Listening on {where} as {event.ae_title}; storing into {into}"
+            elif isinstance(event, ReceiverStopped):
+                self.state, self.state_text = "stopped", "Stopped (F5 starts it)"
+            elif isinstance(event, ReceiverFailed):
+                self.state = "failed"
+                self.state_text = f"{event.reason}. F2 changes the settings, F5 tries again."
+        changed = self.tracker.apply(mine)
+        self._update_associations(changed, now)
+        self._add_received(e for e in mine if isinstance(e, ObjectReceived | ObjectLost))
+        self.update_status()
+
+    def update_status(self) -> None:
+        marker = {"listening": "●", "failed": "✖"}.get(self.state, "○")
+        counts = f" · {self.tracker.active} active · {self.stored} stored"
+        if self.failed:
+            counts += f" · {self.failed} failed"
+        status = self.query_one("#receiver-status", Static)
+        status.update(f"{marker} {self.state_text}{counts if self.state == 'listening' else ''}")
+        status.set_class(self.state == "failed", "error")
+
+    def _cells(self, row: AssociationRow, now: float) -> dict[str, str]:
+        return {
+            "id": str(row.assoc_id),
+            "peer": row.peer,
+            "calling": row.calling_ae_title,
+            "state": row.state,
+            "objects": str(row.objects),
+            "bytes": human_size(row.bytes),
+            "rate": human_rate(row.rate(now)),
+            "time": human_duration(row.duration(now)),
+            "result": row.result,
+        }
+
+    def _update_associations(self, changed: Iterable[int], now: float) -> None:
+        table: DataTable[str] = self.query_one("#associations", DataTable)
+        for assoc_id in self.tracker.removed:
+            if str(assoc_id) in table.rows:
+                table.remove_row(str(assoc_id))
+        self.tracker.removed.clear()
+        for assoc_id in sorted(changed):
+            row = self.tracker.rows.get(assoc_id)
+            if row is None:
+                continue
+            self._write_association(table, row, now)
+
+    def _write_association(self, table: DataTable[str], row: AssociationRow, now: float) -> None:
+        cells = self._cells(row, now)
+        key = str(row.assoc_id)
+        if key in table.rows:
+            for column, value in cells.items():
+                table.update_cell(key, column, value)
+        else:
+            table.add_row(*cells.values(), key=key)
+
+    def tick(self, now: float) -> None:
+        """Keep the durations and rates of open associations moving."""
+        table: DataTable[str] = self.query_one("#associations", DataTable)
+        for row in self.tracker.rows.values():
+            if not row.finished and str(row.assoc_id) in table.rows:
+                table.update_cell(str(row.assoc_id), "time", human_duration(row.duration(now)))
+                table.update_cell(str(row.assoc_id), "rate", human_rate(row.rate(now)))
+
+    def _add_received(self, events: Iterable[ObjectReceived | ObjectLost]) -> None:
+        table: DataTable[str] = self.query_one("#received", DataTable)
+        for event in events:
+            self._received_count += 1
+            key = str(self._received_count)
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.timestamp))
+            if isinstance(event, ObjectReceived):
+                ok = status_category(event.status) in ("Success", "Warning")
+                self.stored += 1 if ok and event.path else 0
+                self.failed += 0 if ok else 1
+                cells = (
+                    stamp,
+                    event.patient_name,
+                    event.modality,
+                    short_sop_class(event.sop_class),
+                    transfer_syntax_name(event.transfer_syntax),
+                    human_size(event.size),
+                    event.filename if event.path else "(not stored)",
+                    _status_label(event.status, event.error),
+                )
+            else:
+                self.failed += 1
+                cells = (
+                    stamp,
+                    "",
+                    "",
+                    short_sop_class(event.sop_class) if event.sop_class else "",
+                    "",
+                    human_size(event.bytes_received),
+                    "(nothing stored)",
+                    _status_label(None, "association ended mid-transfer"),
+                )
+            table.add_row(*cells, key=key)
+            self._received_keys.append(key)
+            while len(self._received_keys) > self.max_rows:
+                table.remove_row(self._received_keys.popleft())
+        if not table.has_focus:  # follow new arrivals unless the user is looking around
+            table.scroll_end(animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "associations" and event.row_key.value is not None:
+            event.stop()
+            self.post_message(self.AssociationChosen(int(event.row_key.value)))

@@ -1,0 +1,221 @@
+"""The sender pane: pick files, name the destination, send, watch each result."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from dicomtui.core.dicom_tables import short_sop_class, status_category, transfer_syntax_name
+from dicomtui.core.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
+from dicomtui.core.log_format import format_event, send_summary
+from dicomtui.core.tracking import SendProgressModel
+from dicomtui.core.units import human_duration, human_rate, human_size
+from dicomtui.ui.file_tree import DicomDirectoryTree
+
+SENT_COLUMNS = (
+    ("file", "File"),
+    ("sop", "SOP class"),
+    ("syntax", "Syntax"),
+    ("size", "Size"),
+    ("status", "Status"),
+)
+
+
+class SenderPane(Vertical):
+    class SelectionCounted(Message):
+        def __init__(self, files: int, size: int) -> None:
+            super().__init__()
+            self.files = files
+            self.size = size
+
+    def __init__(
+        self,
+        browse_path: Path,
+        *,
+        host: str = "",
+        port: int | None = None,
+        called_ae_title: str = "ANY-SCP",
+        max_rows: int = 1_000,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.border_title = "Sender"
+        self.browse_path = browse_path
+        self.initial = (host, "" if port is None else str(port), called_ae_title)
+        self.progress = SendProgressModel()
+        self.max_rows = max_rows
+        self._sent_keys: deque[str] = deque()
+        self._sent_count = 0
+        self.selection_files = 0
+        self.selection_size = 0
+
+    def compose(self) -> ComposeResult:
+        yield DicomDirectoryTree(self.browse_path, id="files")
+        yield Static("Nothing selected: Space selects files and folders", id="selection")
+        host, port, called = self.initial
+        with Horizontal(id="destination"):
+            yield Label("To")
+            yield Input(host, placeholder="host", id="dest-host")
+            yield Input(port, placeholder="port", id="dest-port", type="integer", max_length=5)
+            yield Input(called, placeholder="called AE", id="dest-aet", max_length=16)
+        with Horizontal(id="send-buttons"):
+            yield Button("Echo F7", id="echo")
+            yield Button("Send F6", id="send", variant="primary")
+            yield Button("Cancel F8", id="cancel", variant="error", disabled=True)
+            yield Static("", id="echo-status")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield Static("", id="progress-text")
+        sent: DataTable[str] = DataTable(id="sent", cursor_type="row", zebra_stripes=True)
+        for key, label in SENT_COLUMNS:
+            sent.add_column(label, key=key)
+        yield sent
+
+    # --- selection ---------------------------------------------------------------------
+
+    @property
+    def file_tree(self) -> DicomDirectoryTree:
+        return self.query_one(DicomDirectoryTree)
+
+    @property
+    def selected(self) -> list[Path]:
+        return sorted(self.file_tree.marked)
+
+    def on_dicom_directory_tree_marks_changed(
+        self, message: DicomDirectoryTree.MarksChanged
+    ) -> None:
+        if not message.marked:
+            self.workers.cancel_group(self, "selection")
+            self.selection_files = self.selection_size = 0
+            self.query_one("#selection", Static).update(
+                "Nothing selected: Space selects files and folders"
+            )
+            return
+        self.query_one("#selection", Static).update(f"{len(message.marked)} selected: counting...")
+        self._count_selection(message.marked)
+
+    @work(thread=True, exclusive=True, group="selection", exit_on_error=False)
+    def _count_selection(self, marked: frozenset[Path]) -> None:
+        worker = get_current_worker()
+        files = size = 0
+        for path in marked:
+            if path.is_file():
+                files += 1
+                size += path.stat().st_size
+                continue
+            for root, _dirs, names in os.walk(path):
+                if worker.is_cancelled:
+                    return
+                for name in names:
+                    try:
+                        size += os.stat(os.path.join(root, name)).st_size
+                        files += 1
+                    except OSError:
+                        continue
+        if not worker.is_cancelled:
+            self.post_message(self.SelectionCounted(files, size))
+
+    def on_sender_pane_selection_counted(self, message: SelectionCounted) -> None:
+        self.selection_files, self.selection_size = message.files, message.size
+        count = len(self.file_tree.marked)
+        self.query_one("#selection", Static).update(
+            f"{count} selected: {message.files} files, {human_size(message.size)}"
+            " (folders with everything inside)"
+        )
+
+    # --- destination -------------------------------------------------------------------
+
+    def destination(self) -> tuple[str, int, str]:
+        """Host, port and called AE title as typed; raises ValueError saying what is wrong."""
+        host = self.query_one("#dest-host", Input).value.strip()
+        port_text = self.query_one("#dest-port", Input).value.strip()
+        called = self.query_one("#dest-aet", Input).value.strip() or "ANY-SCP"
+        if not host:
+            raise ValueError("Type the destination's host first")
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError("The destination port must be a number from 1 to 65535")
+        if len(called) > 16:
+            raise ValueError("AE titles are at most 16 characters")
+        return host, int(port_text), called
+
+    # --- feeding -----------------------------------------------------------------------
+
+    def set_sending(self, sending: bool) -> None:
+        self.query_one("#send", Button).disabled = sending
+        self.query_one("#cancel", Button).disabled = not sending
+
+    def apply(self, events: list[Event], now: float) -> None:
+        mine = [e for e in events if e.side is Side.SENDER]
+        if not mine:
+            return
+        if self.progress.apply(mine):
+            self.update_progress(now)
+        table: DataTable[str] = self.query_one("#sent", DataTable)
+        for event in mine:
+            if isinstance(event, FileSent | FileSkipped):
+                self._add_result(table, event)
+            elif isinstance(event, EchoResult):
+                [line] = format_event(event)
+                self.query_one("#echo-status", Static).update(line.text)
+            elif isinstance(event, SendFinished):
+                self.set_sending(False)
+        if not table.has_focus:
+            table.scroll_end(animate=False)
+
+    def _add_result(self, table: DataTable[str], event: FileSent | FileSkipped) -> None:
+        self._sent_count += 1
+        key = str(self._sent_count)
+        name = Path(event.path).name
+        if isinstance(event, FileSkipped):
+            cells = (name, "", "", "", f"skipped: {event.reason}")
+        else:
+            if event.status is None:
+                status = f"failed: {event.error}"
+            else:
+                status = f"0x{event.status:04X} {status_category(event.status)}"
+            cells = (
+                name,
+                short_sop_class(event.sop_class),
+                transfer_syntax_name(event.transfer_syntax),
+                human_size(event.size),
+                status,
+            )
+        table.add_row(*cells, key=key)
+        self._sent_keys.append(key)
+        while len(self._sent_keys) > self.max_rows:
+            table.remove_row(self._sent_keys.popleft())
+
+    def update_progress(self, now: float) -> None:
+        p = self.progress
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(p.total_files, 1), progress=p.done)
+        text = self.query_one("#progress-text", Static)
+        if p.finished is not None:
+            text.update(send_summary(p.finished))
+            return
+        left = p.seconds_left(now)
+        parts = [
+            f"{p.done}/{p.total_files} objects",
+            f"{human_size(p.bytes_done)} of {human_size(p.total_bytes)}",
+            human_rate(p.rate(now)),
+            f"{human_duration(p.elapsed(now))} elapsed",
+        ]
+        if left is not None:
+            parts.append(f"{human_duration(left)} left")
+        if p.failed:
+            parts.append(f"{p.failed} failed")
+        text.update(" · ".join(parts))
+
+    def reset_results(self) -> None:
+        self.query_one("#sent", DataTable).clear()
+        self._sent_keys.clear()
+        self.progress = SendProgressModel()
+        self.query_one(ProgressBar).update(total=None, progress=0)
+        self.query_one("#progress-text", Static).update("Preparing...")

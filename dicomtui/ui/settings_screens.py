@@ -1,0 +1,219 @@
+"""Forms for the receiver's settings and the sender's options (every manual option)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
+from dicomtui.core.sender import RequestSyntax, SenderSettings
+from dicomtui.core.storage import DuplicatePolicy
+
+PREFERRED_CHOICES = [
+    ("Compressed as they come, then implicit (default)", PreferredSyntax.DEFAULT),
+    ("-x=  prefer explicit VR local byte order", PreferredSyntax.UNCOMPRESSED),
+    ("-xe  prefer explicit VR little endian", PreferredSyntax.LITTLE),
+    ("-xb  prefer explicit VR big endian", PreferredSyntax.BIG),
+    ("-xi  accept implicit VR little endian only", PreferredSyntax.IMPLICIT),
+]
+REQUEST_CHOICES = [
+    ("Each file's own syntax, plus the 4 uncompressed (default)", RequestSyntax.DEFAULT),
+    ("-xe  explicit VR little endian only", RequestSyntax.LITTLE),
+    ("-xb  explicit VR big endian only", RequestSyntax.BIG),
+    ("-xi  implicit VR little endian only", RequestSyntax.IMPLICIT),
+]
+DUPLICATE_CHOICES = [
+    ("Keep both (adds ~2, ~3...)", DuplicatePolicy.KEEP_BOTH),
+    ("Overwrite", DuplicatePolicy.OVERWRITE),
+    ("Refuse with status 0x0111", DuplicatePolicy.REFUSE),
+]
+
+
+def parse_port(text: str, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if not text.strip().isdigit() or not low <= int(text) <= 65535:
+        raise ValueError(f"The port must be a number from {low} to 65535")
+    return int(text)
+
+
+def parse_ae_title(text: str, what: str) -> str:
+    value = text.strip()
+    if not 1 <= len(value) <= 16 or "\\" in value:
+        raise ValueError(f"The {what} must be 1 to 16 characters, without backslashes")
+    return value
+
+
+def parse_seconds(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"The {what} must be a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"The {what} must be more than 0 seconds")
+    return value
+
+
+def parse_count(text: str, what: str, low: int = 0) -> int:
+    if not text.strip().isdigit() or int(text) < low:
+        raise ValueError(f"The {what} must be a whole number of at least {low}")
+    return int(text)
+
+
+def choice(options: list[tuple[str, Any]], value: Any, widget_id: str) -> Select[Any]:
+    return Select(options, value=value, allow_blank=False, id=widget_id)
+
+
+class SettingsForm(ModalScreen[Any]):
+    """A grid of labelled fields with Apply and Cancel; subclasses say which fields."""
+
+    BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
+    TITLE = ""
+
+    def fields(self) -> list[tuple[str, Widget]]:
+        raise NotImplementedError
+
+    def build(self) -> Any:
+        """The settings from the fields; raises ValueError with what to fix."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Static(self.TITLE, classes="form-title")
+            with VerticalScroll(), Grid(classes="form-grid"):
+                for label, widget in self.fields():
+                    yield Label(label)
+                    yield widget
+            yield Static("", id="form-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Apply", id="apply", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def value(self, widget_id: str) -> Any:
+        widget = self.query_one(f"#{widget_id}")
+        return widget.value  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#apply")
+    @on(Input.Submitted)
+    def apply(self) -> None:
+        try:
+            result = self.build()
+        except ValueError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_dismiss_form(self) -> None:
+        self.dismiss(None)
+
+
+class ReceiverSettingsScreen(SettingsForm):
+    TITLE = "Receiver settings (storescp options); Apply restarts the receiver"
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def fields(self) -> list[tuple[str, Widget]]:
+        s = self.settings
+        return [
+            ("Port", Input(str(s.port), id="port", type="integer")),
+            ("AE title (-aet)", Input(s.ae_title, id="ae-title", max_length=16)),
+            ("Listen on address (-ba)", Input(s.bind_address, id="bind", placeholder="all")),
+            ("Output folder (-od)", Input(str(s.output_directory), id="output")),
+            (
+                "Transfer syntaxes",
+                Select(
+                    PREFERRED_CHOICES, value=s.preferred_syntax, allow_blank=False, id="preferred"
+                ),
+            ),
+            ("Store objects (off = --ignore)", Switch(not s.ignore, id="store")),
+            ("Answer C-ECHO (off = --no-echo)", Switch(s.echo, id="echo")),
+            (
+                "Same UID twice",
+                Select(DUPLICATE_CHOICES, value=s.duplicates, allow_blank=False, id="duplicates"),
+            ),
+            (
+                "Max PDU bytes (-pdu, 0 = unlimited)",
+                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+            ),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            (
+                "Associations at once",
+                Input(str(s.max_associations), id="max-assoc", type="integer"),
+            ),
+        ]
+
+    def build(self) -> ReceiverSettings:
+        output = str(self.value("output")).strip()
+        if not output:
+            raise ValueError("Name an output folder")
+        return dataclasses.replace(
+            self.settings,
+            port=parse_port(self.value("port"), allow_zero=True),
+            ae_title=parse_ae_title(self.value("ae-title"), "AE title"),
+            bind_address=str(self.value("bind")).strip(),
+            output_directory=Path(output).expanduser(),
+            preferred_syntax=self.value("preferred"),
+            ignore=not self.value("store"),
+            echo=bool(self.value("echo")),
+            duplicates=self.value("duplicates"),
+            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
+            acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
+            dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
+            network_timeout=parse_seconds(self.value("network"), "network timeout"),
+            max_associations=parse_count(self.value("max-assoc"), "number of associations", 1),
+        )
+
+
+class SenderOptionsScreen(SettingsForm):
+    TITLE = "Sender options (storescu options)"
+
+    def __init__(self, settings: SenderSettings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def fields(self) -> list[tuple[str, Widget]]:
+        s = self.settings
+        return [
+            ("Calling AE title (-aet)", Input(s.calling_ae_title, id="calling", max_length=16)),
+            ("Only the contexts files need (-cx)", Switch(s.required_contexts, id="cx")),
+            (
+                "Transfer syntaxes",
+                Select(REQUEST_CHOICES, value=s.request_syntax, allow_blank=False, id="syntax"),
+            ),
+            ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
+            (
+                "Max PDU bytes (-pdu, 0 = unlimited)",
+                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+            ),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            ("Send from address (-ba)", Input(s.bind_address, id="bind", placeholder="any")),
+        ]
+
+    def build(self) -> SenderSettings:
+        return dataclasses.replace(
+            self.settings,
+            calling_ae_title=parse_ae_title(self.value("calling"), "calling AE title"),
+            required_contexts=bool(self.value("cx")),
+            request_syntax=self.value("syntax"),
+            stop_on_failure=bool(self.value("stop")),
+            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
+            acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
+            dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
+            network_timeout=parse_seconds(self.value("network"), "network timeout"),
+            bind_address=str(self.value("bind")).strip(),
+        )

@@ -1,0 +1,290 @@
+"""The app driven as a user drives it (Pilot), over real associations on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from factory import copy_ct, make_object
+from helpers import (
+    Processes,
+    dataset_bytes,
+    free_port,
+    require_tool,
+    run,
+    same_content,
+    stored_files,
+    wait_for_port,
+)
+from textual.widgets import Input
+
+from dicomtui.core.dicom_files import inspect_file
+from ui.tui_helpers import (
+    SIZE,
+    listening_port,
+    make_app,
+    screen_text,
+    select_paths,
+    table_rows,
+    wait_for,
+)
+
+
+def make_folder(path: Path, count: int = 3) -> list[Path]:
+    path.mkdir(parents=True)
+    files = [copy_ct(path / f"ct{i}.dcm") for i in range(count)]
+    (path / "notes.txt").write_text("not DICOM")
+    return files
+
+
+def test_send_a_folder_from_the_sender_pane_to_the_apps_own_receiver(tmp_path: Path) -> None:
+    browse, inbox = tmp_path / "browse", tmp_path / "inbox"
+    sources = make_folder(browse)
+
+    async def scenario() -> None:
+        app = make_app(browse, inbox)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            app.query_one("#dest-port", Input).value = str(listening_port(app))
+            await select_paths(pilot, app, [browse])
+            await wait_for(pilot, lambda: app.sender_pane.selection_files == 4, what="the count")
+            await pilot.press("f6")
+            await wait_for(
+                pilot, lambda: app.sender_pane.progress.finished is not None, what="the send"
+            )
+            await wait_for(
+                pilot, lambda: len(table_rows(app, "received")) == 3, what="received rows"
+            )
+
+            sent = table_rows(app, "sent")
+            assert [row[0] for row in sent] == ["notes.txt", "ct0.dcm", "ct1.dcm", "ct2.dcm"]
+            assert sent[0][-1].startswith("skipped: Not a DICOM file")
+            assert all(row[-1] == "0x0000 Success" for row in sent[1:])
+            received = table_rows(app, "received")
+            assert {row[-1] for row in received} == {"0x0000 Success"}
+            [association] = table_rows(app, "associations")
+            assert association[2:5] == ["DICOMTUI", "released", "3"]
+            assert "3 sent, 0 with warnings, 0 failed, 1 skipped" in str(
+                app.query_one("#progress-text").render()
+            )
+            log = "\n".join(app.log_pane.visible_lines())
+            assert "I: Accepting Association" in log and "I: Storing DICOM file: CT." in log
+
+    asyncio.run(scenario())
+    for source in sources:
+        uid = inspect_file(source).sop_instance  # type: ignore[union-attr]
+        assert dataset_bytes(inbox / f"CT.{uid}") == dataset_bytes(source)
+
+
+def test_send_to_dcmtk_storescp(tmp_path: Path, processes: Processes) -> None:
+    require_tool("storescp")
+    browse, dcmtk_inbox = tmp_path / "browse", tmp_path / "dcmtk"
+    sources = make_folder(browse, 2)
+    dcmtk_inbox.mkdir()
+    port = free_port()
+    scp = processes.start(
+        ["storescp", "+xa", "-od", str(dcmtk_inbox), str(port)], env={"TCP_NODELAY": "1"}
+    )
+    wait_for_port(port, proc=scp)
+
+    async def scenario() -> None:
+        app = make_app(
+            browse, tmp_path / "inbox", dest=("127.0.0.1", port, "STORESCP"), start_receiver=False
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await select_paths(pilot, app, sources)
+            await pilot.click("#send")
+            await wait_for(
+                pilot, lambda: app.sender_pane.progress.finished is not None, what="the send"
+            )
+            assert [row[-1] for row in table_rows(app, "sent")] == ["0x0000 Success"] * 2
+
+    asyncio.run(scenario())
+    Processes.stop(scp)
+    received = {inspect_file(p).sop_instance: p for p in dcmtk_inbox.iterdir()}  # type: ignore[union-attr]
+    for source in sources:
+        assert same_content(received[inspect_file(source).sop_instance], source)  # type: ignore[union-attr]
+
+
+def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
+    require_tool("dcmsend")
+    outgoing, inbox = tmp_path / "outgoing", tmp_path / "inbox"
+    sources = make_folder(outgoing, 4)
+    sources.append(make_object(outgoing / "mr.dcm", "1.2.840.10008.5.1.4.1.1.4", modality="MR"))
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, inbox)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            port = listening_port(app)
+            command = [
+                "dcmsend",
+                "-aec",
+                "DICOMTUI",
+                "+sd",
+                "+sp",
+                "*.dcm",
+                "127.0.0.1",
+                str(port),
+                str(outgoing),
+            ]
+            done = await asyncio.to_thread(run, command, 60, {"TCP_NODELAY": "1"})
+            assert done.returncode == 0, done.stdout + done.stderr
+            await wait_for(
+                pilot, lambda: len(table_rows(app, "received")) == 5, what="5 received rows"
+            )
+            await wait_for(pilot, lambda: table_rows(app, "associations")[0][3] != "established")
+
+            [association] = table_rows(app, "associations")
+            assert association[2] == "DCMSEND"
+            assert association[3:5] == ["released", "5"]
+            assert association[-1] == "ok"
+            rows = table_rows(app, "received")
+            assert sorted(row[2] for row in rows) == ["CT", "CT", "CT", "CT", "MR"]
+            assert {row[-1] for row in rows} == {"0x0000 Success"}
+            status = str(app.query_one("#receiver-status").render())
+            assert "5 stored" in status
+
+    asyncio.run(scenario())
+    stored = {inspect_file(p).sop_instance: p for p in stored_files(inbox)}  # type: ignore[union-attr]
+    for source in sources:
+        assert same_content(stored[inspect_file(source).sop_instance], source)  # type: ignore[union-attr]
+
+
+def test_cancel_mid_send_aborts_and_tells_what_was_sent(tmp_path: Path) -> None:
+    browse, inbox = tmp_path / "browse", tmp_path / "inbox"
+    browse.mkdir()
+    for index in range(300):
+        make_object(browse / f"{index:03d}.dcm", rows=64, columns=64)
+
+    async def scenario() -> int:
+        app = make_app(browse, inbox)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            app.query_one("#dest-port", Input).value = str(listening_port(app))
+            await select_paths(pilot, app, [browse])
+            await pilot.press("f6")
+            await wait_for(
+                pilot, lambda: app.sender_pane.progress.done >= 5, what="a few objects sent"
+            )
+            await pilot.press("f8")
+            await wait_for(
+                pilot, lambda: app.sender_pane.progress.finished is not None, what="the cancel"
+            )
+
+            finished = app.sender_pane.progress.finished
+            assert finished is not None and finished.cancelled
+            assert 5 <= finished.sent < 300
+            assert finished.not_attempted == 300 - finished.sent
+            assert str(app.query_one("#progress-text").render()).startswith(
+                f"Cancelled: {finished.sent} sent"
+            )
+            await wait_for(
+                pilot, lambda: table_rows(app, "associations")[0][3] == "aborted", what="abort"
+            )
+            return finished.sent
+
+    sent = asyncio.run(scenario())
+    assert len(stored_files(inbox)) == sent  # nothing reported sent that did not arrive
+
+
+def test_port_in_use_is_shown_and_fixed_in_place(tmp_path: Path) -> None:
+    blocker = socket.socket()
+    blocker.bind(("", 0))
+    blocker.listen()
+    busy = blocker.getsockname()[1]
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, tmp_path / "inbox", port=busy)
+        async with app.run_test(size=SIZE) as pilot:
+            status = app.query_one("#receiver-status")
+            await wait_for(
+                pilot, lambda: "already in use" in str(status.render()), what="the error"
+            )
+            assert f"Cannot listen on *:{busy}: the port is already in use" in str(status.render())
+            assert status.has_class("error")
+
+            await pilot.press("f2")
+            port_box = app.screen.query_one("#port", Input)
+            port_box.value = "0"
+            await pilot.click("#apply")
+            await wait_for(pilot, lambda: listening_port(app), what="listening after the fix")
+            assert "Listening on *:" in str(status.render())
+            assert not status.has_class("error")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        blocker.close()
+
+
+def test_debug_level_association_filter_and_quit(tmp_path: Path) -> None:
+    browse, inbox = tmp_path / "browse", tmp_path / "inbox"
+    make_folder(browse, 1)
+
+    async def scenario() -> int:
+        app = make_app(browse, inbox)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            port = listening_port(app)
+            assert port is not None
+            app.query_one("#dest-port", Input).value = str(port)
+            await pilot.press("f4")  # verbose -> debug
+            assert "Log: debug" in str(app.query_one("#log-title").render())
+            await pilot.press("f7")  # echo: one association
+            await wait_for(pilot, lambda: "Success" in str(app.query_one("#echo-status").render()))
+            await select_paths(pilot, app, [browse / "ct0.dcm"])
+            await pilot.press("f6")  # send: another association
+            await wait_for(pilot, lambda: app.sender_pane.progress.finished is not None)
+            await wait_for(pilot, lambda: len(table_rows(app, "associations")) == 2)
+            log = "\n".join(app.log_pane.visible_lines())
+            assert "INCOMING A-ASSOCIATE-RQ PDU" in log
+            assert "D: Message Type                  : C-STORE RQ" in log
+
+            table = app.query_one("#associations")
+            table.focus()
+            await pilot.press("down", "enter")  # the second association: the C-STORE one
+            await pilot.pause()
+            shown = app.log_pane.visible_lines()
+            assoc_id = table_rows(app, "associations")[1][0]
+            assert shown and all(f" #{assoc_id} " in line for line in shown)
+            assert any("Storing DICOM file" in line for line in shown)
+            assert not any("Echo" in line for line in shown)
+            await pilot.press("ctrl+a")
+            assert any("Echo" in line for line in app.log_pane.visible_lines())
+
+            await pilot.press("f4")  # debug -> quiet
+            assert not any(" I: " in line for line in app.log_pane.visible_lines())
+            await pilot.press("ctrl+q")
+        return port
+
+    port = asyncio.run(scenario())
+    with socket.socket() as sock:  # the receiver let go of its port (closed connections may linger)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("", port))
+        sock.listen()
+
+
+def test_missing_path_is_said_and_the_app_still_opens(tmp_path: Path) -> None:
+    from dicomtui.ui.launch import build_parser, config_from_args
+
+    config = config_from_args(build_parser().parse_args([str(tmp_path / "nope"), "--port", "0"]))
+
+    async def scenario() -> None:
+        from dicomtui.ui.app import DicomTuiApp
+        from dicomtui.ui.help_screen import HelpScreen
+
+        app = DicomTuiApp(config)  # type: ignore[arg-type]
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            lines = app.log_pane.visible_lines()
+            assert any("nope does not exist; browsing" in line for line in lines)
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            assert "Send the selected files to the destination" in screen_text(app)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+            await pilot.press("ctrl+q")
+
+    asyncio.run(scenario())
