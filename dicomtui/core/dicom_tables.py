@@ -79,6 +79,39 @@ def transfer_syntax_name(uid: str) -> str:
     return UID(uid).name or uid
 
 
+_SHORT_SYNTAX_NAMES = {
+    "1.2.840.10008.1.2": "Implicit LE",
+    "1.2.840.10008.1.2.1": "Explicit LE",
+    "1.2.840.10008.1.2.1.99": "Deflated LE",
+    "1.2.840.10008.1.2.2": "Explicit BE",
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline",
+    "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless",
+    "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+    "1.2.840.10008.1.2.4.81": "JPEG-LS Near-lossless",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless",
+    "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.4.92": "JPEG 2000 MC Lossless",
+    "1.2.840.10008.1.2.4.93": "JPEG 2000 MC",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+}
+
+
+def short_transfer_syntax(uid: str) -> str:
+    """A name that fits a table column."""
+    return _SHORT_SYNTAX_NAMES.get(uid) or transfer_syntax_name(uid)
+
+
+def short_status(status: int | None) -> str:
+    """``Success``, ``Warning B000``, ``Failure A700`` (or ``No response``)."""
+    if status is None:
+        return "No response"
+    if status == 0:
+        return "Success"
+    return f"{status_category(status)} {status:04X}"
+
+
 def is_uncompressed(transfer_syntax: str) -> bool:
     return transfer_syntax in UNCOMPRESSED_TRANSFER_SYNTAXES
 

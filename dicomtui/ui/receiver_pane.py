@@ -11,7 +11,12 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from dicomtui.core.dicom_tables import short_sop_class, status_category, transfer_syntax_name
+from dicomtui.core.dicom_tables import (
+    short_sop_class,
+    short_status,
+    short_transfer_syntax,
+    status_category,
+)
 from dicomtui.core.events import (
     Event,
     ObjectLost,
@@ -35,23 +40,21 @@ ASSOCIATION_COLUMNS = (
     ("time", "Time"),
     ("result", "Result"),
 )
+#: (key, label, fixed width or None to fit); the log has the full reasons.
 RECEIVED_COLUMNS = (
-    ("time", "Time"),
-    ("patient", "Patient"),
-    ("modality", "Mod"),
-    ("sop", "SOP class"),
-    ("syntax", "Syntax"),
-    ("size", "Size"),
-    ("file", "File"),
-    ("status", "Status"),
+    ("time", "Time", None),
+    ("status", "Status", 14),
+    ("patient", "Patient", 18),
+    ("modality", "Mod", None),
+    ("sop", "SOP class", None),
+    ("size", "Size", None),
+    ("syntax", "Syntax", None),
+    ("file", "File", None),
 )
 
 
 def _status_label(status: int | None, error: str = "") -> str:
-    if status is None:
-        return f"lost: {error}" if error else "lost"
-    category = status_category(status)
-    text = f"0x{status:04X} {category}"
+    text = "Lost" if status is None else short_status(status)
     return f"{text}: {error}" if error else text
 
 
@@ -86,8 +89,8 @@ class ReceiverPane(Vertical):
         yield associations
         yield Static("Received objects", classes="table-title")
         received: DataTable[str] = DataTable(id="received", cursor_type="row", zebra_stripes=True)
-        for key, label in RECEIVED_COLUMNS:
-            received.add_column(label, key=key)
+        for key, label, width in RECEIVED_COLUMNS:
+            received.add_column(label, key=key, width=width)
         yield received
 
     # --- feeding -----------------------------------------------------------------------
@@ -175,32 +178,32 @@ class ReceiverPane(Vertical):
                 self.failed += 0 if ok else 1
                 cells = (
                     stamp,
+                    _status_label(event.status, event.error),
                     event.patient_name,
                     event.modality,
                     short_sop_class(event.sop_class),
-                    transfer_syntax_name(event.transfer_syntax),
                     human_size(event.size),
+                    short_transfer_syntax(event.transfer_syntax),
                     event.filename if event.path else "(not stored)",
-                    _status_label(event.status, event.error),
                 )
             else:
                 self.failed += 1
                 cells = (
                     stamp,
+                    _status_label(None, "association ended mid-transfer"),
                     "",
                     "",
                     short_sop_class(event.sop_class) if event.sop_class else "",
-                    "",
                     human_size(event.bytes_received),
+                    "",
                     "(nothing stored)",
-                    _status_label(None, "association ended mid-transfer"),
                 )
             table.add_row(*cells, key=key)
             self._received_keys.append(key)
             while len(self._received_keys) > self.max_rows:
                 table.remove_row(self._received_keys.popleft())
         if not table.has_focus:  # follow new arrivals unless the user is looking around
-            table.scroll_end(animate=False)
+            table.call_after_refresh(table.scroll_end, animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "associations" and event.row_key.value is not None:

@@ -13,19 +13,20 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from dicomtui.core.dicom_tables import short_sop_class, status_category, transfer_syntax_name
+from dicomtui.core.dicom_tables import short_sop_class, short_status, short_transfer_syntax
 from dicomtui.core.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
 from dicomtui.core.log_format import format_event, send_summary
 from dicomtui.core.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.file_tree import DicomDirectoryTree
 
+#: (key, label, fixed width or None to fit); the log has the full reasons.
 SENT_COLUMNS = (
-    ("file", "File"),
-    ("sop", "SOP class"),
-    ("syntax", "Syntax"),
-    ("size", "Size"),
-    ("status", "Status"),
+    ("status", "Status", 22),
+    ("file", "File", 24),
+    ("sop", "SOP class", None),
+    ("size", "Size", None),
+    ("syntax", "Syntax", None),
 )
 
 
@@ -74,8 +75,8 @@ class SenderPane(Vertical):
         yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="progress-text")
         sent: DataTable[str] = DataTable(id="sent", cursor_type="row", zebra_stripes=True)
-        for key, label in SENT_COLUMNS:
-            sent.add_column(label, key=key)
+        for key, label, width in SENT_COLUMNS:
+            sent.add_column(label, key=key, width=width)
         yield sent
 
     # --- selection ---------------------------------------------------------------------
@@ -166,26 +167,25 @@ class SenderPane(Vertical):
                 self.query_one("#echo-status", Static).update(line.text)
             elif isinstance(event, SendFinished):
                 self.set_sending(False)
-        if not table.has_focus:
-            table.scroll_end(animate=False)
+        if not table.has_focus:  # follow new results unless the user is looking around
+            table.call_after_refresh(table.scroll_end, animate=False)
 
     def _add_result(self, table: DataTable[str], event: FileSent | FileSkipped) -> None:
         self._sent_count += 1
         key = str(self._sent_count)
         name = Path(event.path).name
         if isinstance(event, FileSkipped):
-            cells = (name, "", "", "", f"skipped: {event.reason}")
+            cells = (f"Skipped: {event.reason}", name, "", "", "")
         else:
-            if event.status is None:
-                status = f"failed: {event.error}"
-            else:
-                status = f"0x{event.status:04X} {status_category(event.status)}"
+            status = short_status(event.status)
+            if event.error:
+                status = f"{'Failure' if event.status is None else status}: {event.error}"
             cells = (
+                status,
                 name,
                 short_sop_class(event.sop_class),
-                transfer_syntax_name(event.transfer_syntax),
                 human_size(event.size),
-                status,
+                short_transfer_syntax(event.transfer_syntax),
             )
         table.add_row(*cells, key=key)
         self._sent_keys.append(key)
@@ -213,7 +213,12 @@ class SenderPane(Vertical):
             parts.append(f"{p.failed} failed")
         text.update(" · ".join(parts))
 
+    def on_mount(self) -> None:
+        # Nothing to show (and no idle animation) until the first send.
+        self.query_one(ProgressBar).display = False
+
     def reset_results(self) -> None:
+        self.query_one(ProgressBar).display = True
         self.query_one("#sent", DataTable).clear()
         self._sent_keys.clear()
         self.progress = SendProgressModel()

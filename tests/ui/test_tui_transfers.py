@@ -58,11 +58,11 @@ def test_send_a_folder_from_the_sender_pane_to_the_apps_own_receiver(tmp_path: P
             )
 
             sent = table_rows(app, "sent")
-            assert [row[0] for row in sent] == ["notes.txt", "ct0.dcm", "ct1.dcm", "ct2.dcm"]
-            assert sent[0][-1].startswith("skipped: Not a DICOM file")
-            assert all(row[-1] == "0x0000 Success" for row in sent[1:])
+            assert [row[1] for row in sent] == ["notes.txt", "ct0.dcm", "ct1.dcm", "ct2.dcm"]
+            assert sent[0][0].startswith("Skipped: Not a DICOM file")
+            assert all(row[0] == "Success" for row in sent[1:])
             received = table_rows(app, "received")
-            assert {row[-1] for row in received} == {"0x0000 Success"}
+            assert {row[1] for row in received} == {"Success"}
             [association] = table_rows(app, "associations")
             assert association[2:5] == ["DICOMTUI", "released", "3"]
             assert "3 sent, 0 with warnings, 0 failed, 1 skipped" in str(
@@ -98,7 +98,7 @@ def test_send_to_dcmtk_storescp(tmp_path: Path, processes: Processes) -> None:
             await wait_for(
                 pilot, lambda: app.sender_pane.progress.finished is not None, what="the send"
             )
-            assert [row[-1] for row in table_rows(app, "sent")] == ["0x0000 Success"] * 2
+            assert [row[0] for row in table_rows(app, "sent")] == ["Success"] * 2
 
     asyncio.run(scenario())
     Processes.stop(scp)
@@ -141,8 +141,8 @@ def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
             assert association[3:5] == ["released", "5"]
             assert association[-1] == "ok"
             rows = table_rows(app, "received")
-            assert sorted(row[2] for row in rows) == ["CT", "CT", "CT", "CT", "MR"]
-            assert {row[-1] for row in rows} == {"0x0000 Success"}
+            assert sorted(row[3] for row in rows) == ["CT", "CT", "CT", "CT", "MR"]
+            assert {row[1] for row in rows} == {"Success"}
             status = str(app.query_one("#receiver-status").render())
             assert "5 stored" in status
 

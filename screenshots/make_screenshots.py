@@ -1,0 +1,162 @@
+"""Take the README's screenshots from the real app, mid-transfer, over real associations.
+
+    python screenshots/make_screenshots.py
+
+Runs the app headless (160x48), makes a study of small CT and MR objects in a
+temporary folder, and saves three SVGs here: the receiver with live
+associations, the sender with its progress, and the debug log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from dicomtui.core.bus import EventBus
+from dicomtui.core.events import AssociationRequested, Side
+from dicomtui.core.receiver import ReceiverSettings
+from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.ui.app import DicomTuiApp, LaunchConfig
+
+HERE = Path(__file__).parent
+SIZE = (160, 48)
+PATIENTS = ["DOE^JANE", "ROE^RICHARD", "POE^EDGAR", "LOVELACE^ADA"]
+
+
+def make_study(folder: Path, count: int, source: str, patient: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    template = dcmread(str(get_testdata_file(source)))
+    study, series = generate_uid(), generate_uid()
+    for n in range(count):
+        template.PatientName = patient
+        template.StudyInstanceUID, template.SeriesInstanceUID = study, series
+        template.SOPInstanceUID = generate_uid()
+        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
+        template.save_as(folder / f"IM{n:05d}.dcm", enforce_file_format=True)
+    return folder
+
+
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], object], timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await pilot.pause(0.05)
+
+
+def modality_sender(port: int, folder: Path, calling: str) -> threading.Thread:
+    """Another machine sending to the app's receiver: a SendJob with its own bus."""
+    settings = SenderSettings(
+        host="127.0.0.1",
+        port=port,
+        called_ae_title="DICOMTUI",
+        calling_ae_title=calling,
+        max_pdu=4096,
+    )
+    job = SendJob(settings, [folder], EventBus())
+    thread = threading.Thread(target=job.run, daemon=True)
+    thread.start()
+    return thread
+
+
+async def shoot(work: Path) -> None:
+    studies = work / "studies"
+    make_study(studies / "ct-head", 400, "CT_small.dcm", PATIENTS[0])
+    make_study(studies / "mr-knee", 300, "MR_small.dcm", PATIENTS[1])
+    make_study(studies / "two-slices", 2, "MR_small.dcm", PATIENTS[1])
+    incoming_ct = make_study(work / "modality-ct", 1500, "CT_small.dcm", PATIENTS[2])
+    incoming_mr = make_study(work / "modality-mr", 1500, "MR_small.dcm", PATIENTS[3])
+
+    config = LaunchConfig(
+        receiver=ReceiverSettings(
+            port=0, ae_title="DICOMTUI", output_directory=work / "dicom-inbox"
+        ),
+        sender=SenderSettings(
+            host="127.0.0.1", port=0, called_ae_title="DICOMTUI", calling_ae_title="DICOMTUI"
+        ),
+        browse_path=studies,
+    )
+    app = DicomTuiApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.receiver is not None and app.receiver.running)
+        assert app.receiver is not None
+        port = app.receiver.port
+        app.query_one("#dest-port", Input).value = str(port)
+        for box in app.query(Input):
+            box.cursor_blink = False
+
+        # Two modalities send at once.
+        modality_sender(port, incoming_ct, "CT_SCANNER_01")
+        modality_sender(port, incoming_mr, "MR_3T_EAST")
+        await wait_for(
+            pilot, lambda: app.receiver_pane.tracker.active == 2 and app.receiver_pane.stored > 60
+        )
+        app.save_screenshot("receiver-live-associations.svg", str(HERE))
+
+        # The user sends a study from the file browser.
+        tree = app.sender_pane.file_tree
+        tree.focus()
+        await wait_for(pilot, lambda: len(tree.root.children) == 3)
+        tree.move_cursor(tree.root.children[0])
+        await pilot.press("space")
+        app.sender_settings = SenderSettings(
+            host="127.0.0.1",
+            port=port,
+            called_ae_title="DICOMTUI",
+            calling_ae_title="DICOMTUI",
+            max_pdu=4096,
+        )
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: 120 < app.sender_pane.progress.done < 400)
+        app.save_screenshot("sender-progress.svg", str(HERE))
+
+        # The debug log, maximized, from the start of the next association: the
+        # A-ASSOCIATE dumps, then the DIMSE messages.
+        await wait_for(pilot, lambda: app.sender_pane.progress.finished is not None, timeout=120)
+        await pilot.press("ctrl+x")
+        await pilot.press("f4")  # verbose -> debug
+        tree.move_cursor(tree.root.children[2])
+        await pilot.press("space")
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: app.sender_pane.progress.finished is not None, timeout=60)
+        await pilot.pause(0.5)
+        # Show only that association, as Enter on its row would.
+        app.log_pane.assoc_filter = max(
+            e.assoc_id
+            for e in app.log_pane.events
+            if isinstance(e, AssociationRequested) and e.side is Side.SENDER and e.assoc_id
+        )
+        app.log_pane.follow = False
+        log = app.query_one("#log")
+        log.focus()
+        app.screen.maximize(log)
+        await pilot.pause(0.3)
+        log.scroll_home(animate=False)
+        await pilot.pause(0.2)
+        app.save_screenshot("debug-log.svg", str(HERE))
+        app.screen.minimize()
+        app.sender_pane.file_tree.focus()
+        await pilot.press("ctrl+q")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as work:
+        asyncio.run(shoot(Path(work)))
+    for name in ("receiver-live-associations.svg", "sender-progress.svg", "debug-log.svg"):
+        print(HERE / name)
+
+
+if __name__ == "__main__":
+    main()
