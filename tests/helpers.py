@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,9 +40,25 @@ def wait_for_port(
     raise AssertionError(f"nothing listened on port {port} within {timeout} s")
 
 
+def _native_tool(name: str) -> str | None:
+    """The first ``name`` on PATH that is a compiled program.
+
+    pynetdicom installs Python scripts called storescp, storescu, echoscu... into
+    the virtual environment, ahead of DCMTK's on PATH; those are not the peer.
+    """
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder, name)
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            with candidate.open("rb") as fp:
+                if fp.read(4) == b"\x7fELF":
+                    return str(candidate)
+    return None
+
+
 def require_tool(name: str) -> str:
-    """The tool's path; skips when missing, unless CI says the peers must be there."""
-    path = shutil.which(name)
+    """DCMTK's ``name``, by absolute path; skips when missing, unless CI says the
+    peers must be there."""
+    path = _native_tool(name)
     if path is None:
         if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
             pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_file_meta_info
+from pynetdicom.dsutils import split_dataset
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
@@ -25,6 +25,12 @@ class DicomFile:
     sop_class: str
     sop_instance: str
     transfer_syntax: str
+    #: Where the data set starts, after the file meta information.
+    dataset_offset: int = 0
+
+    @property
+    def dataset_length(self) -> int:
+        return self.size - self.dataset_offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +80,7 @@ def inspect_file(path: Path) -> DicomFile | NotSendable:
     if size == 0:
         return NotSendable(path, "Empty file")
     try:
-        meta = read_file_meta_info(path)
+        meta, offset = split_dataset(path)
     except InvalidDicomError:
         return NotSendable(path, "Not a DICOM file (no DICM prefix at byte 128)")
     except OSError as exc:
@@ -95,6 +101,7 @@ def inspect_file(path: Path) -> DicomFile | NotSendable:
         sop_class=str(sop_class).strip("\x00 "),
         sop_instance=str(sop_instance).strip("\x00 "),
         transfer_syntax=str(transfer_syntax).strip("\x00 "),
+        dataset_offset=offset,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +21,7 @@ from pynetdicom.presentation import PresentationContext
 from dicomtui.core.bus import EventBus
 from dicomtui.core.dicom_files import DicomFile, NotSendable, collect_paths, inspect_file
 from dicomtui.core.dicom_tables import (
+    DEFLATED_LITTLE,
     EXPLICIT_BIG,
     EXPLICIT_LITTLE,
     IMPLICIT_LITTLE,
@@ -153,6 +157,24 @@ class Tally:
             self.failed_paths.append(item.path)
             return
         self.bytes_sent += item.size
+
+
+@contextmanager
+def sendable_path(item: DicomFile) -> Iterator[Path]:
+    """The file to send as it is, or a copy padded to an even length.
+
+    A deflated data set may have an odd length; the standard then appends one
+    NUL byte (PS3.5 A.5), and peers such as DCMTK refuse odd PDV fragments.
+    """
+    if item.dataset_length % 2 == 0 or item.transfer_syntax != DEFLATED_LITTLE:
+        yield item.path
+        return
+    with tempfile.TemporaryDirectory(prefix="dicomtui-send-") as folder:
+        padded = Path(folder, item.path.name)
+        shutil.copyfile(item.path, padded)
+        with padded.open("ab") as fp:
+            fp.write(b"\x00")
+        yield padded
 
 
 def diagnose_connection(host: str, port: int, timeout: float) -> str:
@@ -380,7 +402,8 @@ class SendJob:
             ensure_storage_class(item.sop_class)
             if (item.sop_class, item.transfer_syntax) in accepted:
                 # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
-                response = assoc.send_c_store(item.path, msg_id=message_id)
+                with sendable_path(item) as path:
+                    response = assoc.send_c_store(path, msg_id=message_id)
             elif is_uncompressed(item.transfer_syntax) and any(
                 (item.sop_class, ts) in accepted for ts in UNCOMPRESSED_TRANSFER_SYNTAXES
             ):

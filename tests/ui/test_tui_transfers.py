@@ -78,13 +78,13 @@ def test_send_a_folder_from_the_sender_pane_to_the_apps_own_receiver(tmp_path: P
 
 
 def test_send_to_dcmtk_storescp(tmp_path: Path, processes: Processes) -> None:
-    require_tool("storescp")
+    storescp = require_tool("storescp")
     browse, dcmtk_inbox = tmp_path / "browse", tmp_path / "dcmtk"
     sources = make_folder(browse, 2)
     dcmtk_inbox.mkdir()
     port = free_port()
     scp = processes.start(
-        ["storescp", "+xa", "-od", str(dcmtk_inbox), str(port)], env={"TCP_NODELAY": "1"}
+        [storescp, "+xa", "-od", str(dcmtk_inbox), str(port)], env={"TCP_NODELAY": "1"}
     )
     wait_for_port(port, proc=scp)
 
@@ -108,7 +108,7 @@ def test_send_to_dcmtk_storescp(tmp_path: Path, processes: Processes) -> None:
 
 
 def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
-    require_tool("dcmsend")
+    dcmsend = require_tool("dcmsend")
     outgoing, inbox = tmp_path / "outgoing", tmp_path / "inbox"
     sources = make_folder(outgoing, 4)
     sources.append(make_object(outgoing / "mr.dcm", "1.2.840.10008.5.1.4.1.1.4", modality="MR"))
@@ -119,7 +119,7 @@ def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: listening_port(app), what="the receiver")
             port = listening_port(app)
             command = [
-                "dcmsend",
+                dcmsend,
                 "-aec",
                 "DICOMTUI",
                 "+sd",

@@ -1,0 +1,327 @@
+"""Speed and memory of dicomtui against DCMTK and pynetdicom, measured in one run.
+
+    python benchmarks/run.py [--quick] [--runs 3] [--only tiny,small,large]
+
+Makes its corpora once (benchmarks/out/corpus), then for each corpus times whole
+processes over 127.0.0.1:
+
+- receive: DCMTK's dcmsend into dicomtui storescp, into the TUI (receiver running,
+  log at verbose, driven headless), into pynetdicom's storescp and DCMTK's storescp;
+- send: dicomtui storescu and the TUI's sender into DCMTK's storescp, against
+  pynetdicom's storescu and DCMTK's dcmsend.
+
+DCMTK always runs with TCP_NODELAY=1. Each figure is the median of --runs runs; the
+receiver's peak RSS is sampled every 20 ms. It prints every figure, ours as ratios to
+each peer, and writes benchmarks/out/results.md for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from corpus import LARGE, SMALL, TINY, Corpus, build, total_bytes  # noqa: E402
+
+PY = sys.executable
+NODELAY = {**os.environ, "TCP_NODELAY": "1"}
+
+
+def native(name: str) -> str:
+    """DCMTK's tool, not pynetdicom's Python script of the same name."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = Path(folder, name)
+        if path.is_file() and path.open("rb").read(4) == b"\x7fELF":
+            return str(path)
+    raise SystemExit(f"{name} (DCMTK) is needed: apt-get install dcmtk")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class PeakRss:
+    """Samples a process tree's resident memory until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def now(self) -> int:
+        try:
+            procs = [self.process, *self.process.children(recursive=True)]
+            return sum(p.memory_info().rss for p in procs)
+        except psutil.Error:
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.now()
+            self.peak = max(self.peak, rss)
+            self.samples.append((time.monotonic(), rss))
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+@dataclass
+class Result:
+    seconds: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- receivers ---------------------------------------------------------------------------
+
+
+def receiver_command(name: str, port: int, inbox: Path) -> tuple[list[str], dict[str, str]]:
+    if name == "dicomtui storescp":
+        return [PY, "-m", "dicomtui", "storescp", str(port), "-od", str(inbox)], dict(os.environ)
+    if name == "dicomtui TUI":
+        return [PY, str(HERE / "tui_driver.py"), "receive", str(port), str(inbox)], dict(os.environ)
+    if name == "pynetdicom storescp":
+        return [PY, "-m", "pynetdicom", "storescp", str(port), "-od", str(inbox)], dict(os.environ)
+    if name == "DCMTK storescp":
+        return [native("storescp"), "+xa", "-od", str(inbox), str(port)], NODELAY
+    raise ValueError(name)
+
+
+RECEIVERS = ["dicomtui storescp", "dicomtui TUI", "pynetdicom storescp", "DCMTK storescp"]
+SENDERS = ["dicomtui storescu", "dicomtui TUI", "pynetdicom storescu", "DCMTK dcmsend"]
+
+
+def receive_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
+    inbox = work / "inbox"
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    port = free_port()
+    command, env = receiver_command(name, port, inbox)
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port)
+        rss = PeakRss(proc.pid)
+        started = time.monotonic()
+        subprocess.run(
+            [native("dcmsend"), "-aec", "BENCH", "+sd", "127.0.0.1", str(port), str(folder)],
+            env=NODELAY,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seconds = time.monotonic() - started
+        peak = rss.stop()
+    finally:
+        stop(proc)
+    stored = sum(1 for p in inbox.rglob("*") if p.is_file() and not p.name.startswith("."))
+    expected = len(os.listdir(folder))
+    if stored != expected:
+        raise RuntimeError(f"{name} stored {stored} of {expected}")
+    return seconds, peak
+
+
+def send_command(name: str, port: int, folder: Path) -> tuple[list[str], dict[str, str]]:
+    if name == "dicomtui storescu":
+        return [PY, "-m", "dicomtui", "storescu", "127.0.0.1", str(port), str(folder)], dict(
+            os.environ
+        )
+    if name == "dicomtui TUI":
+        return [PY, str(HERE / "tui_driver.py"), "send", str(port), str(folder)], dict(os.environ)
+    if name == "pynetdicom storescu":
+        return [PY, "-m", "pynetdicom", "storescu", "127.0.0.1", str(port), str(folder)], dict(
+            os.environ
+        )
+    if name == "DCMTK dcmsend":
+        return [native("dcmsend"), "+sd", "127.0.0.1", str(port), str(folder)], NODELAY
+    raise ValueError(name)
+
+
+def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
+    inbox = work / "dcmtk-inbox"
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    port = free_port()
+    scp = subprocess.Popen(
+        [native("storescp"), "+xa", "-od", str(inbox), str(port)],
+        env=NODELAY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port)
+        command, env = send_command(name, port, folder)
+        started = time.monotonic()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        rss = PeakRss(proc.pid)
+        out, _ = proc.communicate()
+        seconds = time.monotonic() - started
+        peak = rss.stop()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name} failed ({proc.returncode})")
+        if name == "dicomtui TUI":
+            # The driver prints the send's own duration: the app's start-up is not sending.
+            seconds = float(out.decode().split()[-1])
+    finally:
+        stop(scp)
+    stored = len(os.listdir(inbox))
+    if stored != len(os.listdir(folder)):
+        raise RuntimeError(f"{name} delivered {stored} of {len(os.listdir(folder))}")
+    return seconds, peak
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+def rate(corpus: Corpus, folder: Path, seconds: float) -> tuple[float, float]:
+    return corpus.count / seconds, total_bytes(folder) / seconds / 1e6
+
+
+def measure(
+    kind: str, names: list[str], corpus: Corpus, folder: Path, runs: int
+) -> dict[str, Result]:
+    results: dict[str, Result] = {}
+    work = OUT / "work"
+    for name in names:
+        result = Result()
+        for _ in range(runs):
+            once = receive_once if kind == "receive" else send_once
+            seconds, peak = once(name, folder, work)
+            result.seconds.append(seconds)
+            result.rss.append(peak)
+        results[name] = result
+        objs, mbs = rate(corpus, folder, result.median)
+        print(
+            f"  {kind:8} {corpus.label:>12}  {name:22} {objs:8.1f} obj/s {mbs:8.1f} MB/s"
+            f"  peak RSS {max(result.rss) / 1e6:6.0f} MB",
+            flush=True,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smaller corpora, one run each")
+    parser.add_argument("--only", default="tiny,small,large")
+    args = parser.parse_args()
+    corpora = [c for c in (TINY, SMALL, LARGE) if c.name in args.only.split(",")]
+    if args.quick:
+        corpora = [
+            Corpus(c.name + "-quick", max(3, c.count // 5), c.rows, c.columns, c.frames)
+            for c in corpora
+        ]
+        args.runs = 1
+    table: list[tuple[str, str, dict[str, Result], Corpus, Path]] = []
+    for corpus in corpora:
+        folder = build(corpus, OUT / "corpus")
+        print(f"{corpus.label} ({total_bytes(folder) / 1e6:.0f} MB):", flush=True)
+        table.append(
+            (
+                "receive",
+                corpus.name,
+                measure("receive", RECEIVERS, corpus, folder, args.runs),
+                corpus,
+                folder,
+            )
+        )
+        table.append(
+            (
+                "send",
+                corpus.name,
+                measure("send", SENDERS, corpus, folder, args.runs),
+                corpus,
+                folder,
+            )
+        )
+
+    lines = [
+        "| | " + " | ".join(f"{c.label}" for c in corpora) + " |",
+        "|---|" + "---|" * len(corpora),
+    ]
+    print("\nRatios (ours / peer, objects per second):")
+    for kind, names in (("receive", RECEIVERS), ("send", SENDERS)):
+        for name in names:
+            cells = []
+            for entry_kind, _, results, corpus, folder in table:
+                if entry_kind != kind:
+                    continue
+                objs, mbs = rate(corpus, folder, results[name].median)
+                cell = f"{objs:.0f}/s ({mbs:.0f} MB/s)"
+                if kind == "receive":
+                    cell += f", {max(results[name].rss) / 1e6:.0f} MB RSS"
+                cells.append(cell)
+            lines.append(f"| {kind}: {name} | " + " | ".join(cells) + " |")
+        ours = [n for n in names if n.startswith("dicomtui")]
+        peers = [n for n in names if not n.startswith("dicomtui")]
+        for entry_kind, corpus_name, results, _corpus, _folder in table:
+            if entry_kind != kind:
+                continue
+            for mine in ours:
+                ratios = ", ".join(
+                    f"{results[p].median / results[mine].median:.2f}x {p}" for p in peers
+                )
+                print(f"  {kind:8} {corpus_name:12} {mine:22} {ratios}")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
