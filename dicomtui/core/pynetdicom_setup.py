@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import threading
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pynetdicom import _config, dimse_messages
 
@@ -38,20 +39,28 @@ def set_spool_directory(dul_thread: threading.Thread, directory: Path | None) ->
             _spool_by_thread[dul_thread] = directory
 
 
-def _spool_file(*_args: Any, **_kwargs: Any) -> IO[bytes]:
+class SpoolFile(io.FileIO):
+    """A file being received: unbuffered, so each PDU's data goes straight to the
+    operating system, with the ``.file`` that pynetdicom flushes (a no-op here)
+    and ``.name`` as a path."""
+
+    @property
+    def file(self) -> SpoolFile:
+        return self
+
+
+def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     # pynetdicom keeps this file open while the data set arrives and closes it.
     directory = _spool_by_thread.get(threading.current_thread())
     try:
-        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            mode="wb", delete=False, dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX
-        )
+        fd, name = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
     except OSError:
         # The output folder went away or is read-only: receive into the system's
         # temporary folder and let the C-STORE handler report the failure.
-        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            mode="wb", delete=False, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX
-        )
-    os.fchmod(spool.fileno(), FILE_MODE)
+        fd, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
+    os.fchmod(fd, FILE_MODE)
+    spool = SpoolFile(fd, "wb", closefd=True)
+    spool.name = name
     return spool
 
 

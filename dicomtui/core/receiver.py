@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import threading
 from collections.abc import Callable
@@ -11,10 +12,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pydicom.uid import UID
 from pynetdicom import AE, evt
+from pynetdicom.presentation import PresentationContext
 
 from dicomtui.core.bus import EventBus
-from dicomtui.core.dicom_files import read_summary
 from dicomtui.core.dicom_tables import (
     ALL_TRANSFER_SYNTAXES_ACCEPTED,
     EXPLICIT_BIG,
@@ -34,6 +36,7 @@ from dicomtui.core.events import (
     ReceiverStopped,
     Side,
 )
+from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, set_spool_directory
 from dicomtui.core.storage import (
@@ -105,6 +108,36 @@ class ReceiverSettings:
     max_associations: int = 10
 
 
+class SharedContext(PresentationContext):
+    """A supported context that copies cheaply.
+
+    pynetdicom deep-copies every supported context for each association it
+    accepts: 172 SOP classes times 45 transfer syntaxes cost about 40 ms, a
+    ceiling of some 25 associations a second for modalities that open one per
+    image. Everything in a context is immutable but the list of transfer
+    syntaxes, so copying that list gives the same isolation.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedContext:
+        clone = copy.copy(self)
+        clone._transfer_syntax = list(self._transfer_syntax)
+        return clone
+
+
+def supported_contexts(settings: ReceiverSettings) -> list[PresentationContext]:
+    syntaxes = accepted_transfer_syntaxes(settings.preferred_syntax)
+    classes = list(STORAGE_SOP_CLASSES)
+    if settings.echo:
+        classes.append(VERIFICATION_SOP_CLASS)
+    contexts: list[PresentationContext] = []
+    for sop_class in classes:
+        context = SharedContext()
+        context.abstract_syntax = sop_class
+        context.transfer_syntax = list[str | bytes | UID](syntaxes)
+        contexts.append(context)
+    return contexts
+
+
 def describe_bind_error(exc: OSError, settings: ReceiverSettings) -> str:
     where = f"{settings.bind_address or '*'}:{settings.port}"
     if exc.errno == errno.EADDRINUSE:
@@ -150,11 +183,6 @@ class Receiver:
     def _make_ae(self) -> AE:
         s = self.settings
         ae = AE(ae_title=s.ae_title)
-        syntaxes = accepted_transfer_syntaxes(s.preferred_syntax)
-        for sop_class in STORAGE_SOP_CLASSES:
-            ae.add_supported_context(sop_class, syntaxes)
-        if s.echo:
-            ae.add_supported_context(VERIFICATION_SOP_CLASS, syntaxes)
         ae.maximum_pdu_size = s.max_pdu
         ae.acse_timeout = s.acse_timeout
         ae.dimse_timeout = s.dimse_timeout
@@ -188,8 +216,12 @@ class Receiver:
                 (evt.EVT_CONN_CLOSE, self._on_ended),
             ]
             try:
-                self._server = self._make_ae().start_server(
-                    (s.bind_address, s.port), block=False, evt_handlers=handlers
+                ae = self._make_ae()
+                self._server = ae.start_server(
+                    (s.bind_address, s.port),
+                    block=False,
+                    evt_handlers=handlers,
+                    contexts=supported_contexts(s),
                 )
             except OSError as exc:
                 reason = describe_bind_error(exc, s)
@@ -243,7 +275,7 @@ class Receiver:
         def publish(
             status: int, filename: str = "", path: Path | None = None, error: str = ""
         ) -> int:
-            summary = read_summary(path) if path is not None else {}
+            summary = summarize(path, transfer_syntax) if path is not None else {}
             self.bus.publish(
                 ObjectReceived(
                     side=Side.RECEIVER,
