@@ -24,13 +24,16 @@ from dicomtui.core.events import Level
 from dicomtui.core.receiver import ReceiverSettings
 from dicomtui.core.sender import SenderSettings
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
+from dicomtui.ui.launch import DEFAULT_MAX_PDU
 
 SIZE = (160, 48)
 
 
 def app_for(port: int, inbox: Path, browse: Path, receive: bool) -> DicomTuiApp:
     config = LaunchConfig(
-        receiver=ReceiverSettings(port=port, ae_title="DICOMTUI", output_directory=inbox),
+        receiver=ReceiverSettings(
+            port=port, ae_title="DICOMTUI", output_directory=inbox, max_pdu=DEFAULT_MAX_PDU
+        ),
         sender=SenderSettings(
             host="127.0.0.1", port=port, called_ae_title="ANY-SCP", calling_ae_title="DICOMTUI"
         ),
@@ -50,7 +53,7 @@ async def receive(port: int, inbox: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         app.log_pane.level = Level.INFO
         while not stop.is_set():
-            if app.receiver_pane.tracker.active:
+            if app.receiver_pane.tracker.active and not os.environ.get("BENCH_NO_KEYS"):
                 started = time.perf_counter()
                 await pilot.press("f9")  # follow/pause the log: a key with visible work
                 latencies.append(time.perf_counter() - started)
