@@ -21,9 +21,9 @@ class Corpus:
 
     @property
     def label(self) -> str:
-        size = self.rows * self.columns * 2 * self.frames
-        unit = f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
-        return f"{self.count} x {unit}"
+        size = self.rows * self.columns * 2 * self.frames + 6_000  # CT_small's header
+        unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
+        return f"{self.count:,} x {unit}"
 
 
 TINY = Corpus("tiny", 1000, 64, 64, 1)  # ~10 KB each, a real CT header

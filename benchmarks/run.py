@@ -18,6 +18,7 @@ each peer, and writes benchmarks/out/results.md for the README.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -139,12 +140,17 @@ RECEIVERS = ["dicomtui storescp", "dicomtui TUI", "pynetdicom storescp", "DCMTK 
 SENDERS = ["dicomtui storescu", "dicomtui TUI", "pynetdicom storescu", "DCMTK dcmsend"]
 
 
+LATENCY_FILE = OUT / "key-latency.json"
+
+
 def receive_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
     inbox = work / "inbox"
     shutil.rmtree(inbox, ignore_errors=True)
     inbox.mkdir(parents=True)
     port = free_port()
     command, env = receiver_command(name, port, inbox)
+    env["BENCH_LATENCY_FILE"] = str(LATENCY_FILE)
+    LATENCY_FILE.unlink(missing_ok=True)
     proc = subprocess.Popen(
         command,
         env=env,
@@ -238,19 +244,74 @@ def measure(
     work = OUT / "work"
     for name in names:
         result = Result()
+        latencies: list[float] = []
         for _ in range(runs):
             once = receive_once if kind == "receive" else send_once
             seconds, peak = once(name, folder, work)
             result.seconds.append(seconds)
             result.rss.append(peak)
+            if kind == "receive" and name == "dicomtui TUI" and LATENCY_FILE.exists():
+                latencies += json.loads(LATENCY_FILE.read_text())
         results[name] = result
         objs, mbs = rate(corpus, folder, result.median)
+        keys = ""
+        if latencies:
+            latencies.sort()
+            result.extra["key_median_ms"] = statistics.median(latencies) * 1000
+            result.extra["key_p95_ms"] = latencies[int(len(latencies) * 0.95)] * 1000
+            keys = (
+                f"  keys: median {result.extra['key_median_ms']:.0f} ms,"
+                f" p95 {result.extra['key_p95_ms']:.0f} ms ({len(latencies)} presses)"
+            )
         print(
             f"  {kind:8} {corpus.label:>12}  {name:22} {objs:8.1f} obj/s {mbs:8.1f} MB/s"
-            f"  peak RSS {max(result.rss) / 1e6:6.0f} MB",
+            f"  peak RSS {max(result.rss) / 1e6:6.0f} MB{keys}",
             flush=True,
         )
     return results
+
+
+def soak(rounds: int) -> None:
+    """RSS of each receiver after the 1,000th and after the last object of one run."""
+    folder = build(TINY, OUT / "corpus")
+    print(f"Soak: the {TINY.label} corpus sent {rounds} times into one receiver")
+    for name in ("dicomtui storescp", "dicomtui TUI"):
+        inbox = OUT / "work" / "soak"
+        shutil.rmtree(inbox, ignore_errors=True)
+        inbox.mkdir(parents=True)
+        port = free_port()
+        command, env = receiver_command(name, port, inbox)
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait_port(port)
+            sampler = PeakRss(proc.pid)
+            after: list[int] = []
+            for _ in range(rounds):
+                subprocess.run(
+                    [native("dcmsend"), "+sd", "127.0.0.1", str(port), str(folder)],
+                    env=NODELAY,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(1.0)  # let the app take in the last events
+                after.append(sampler.now())
+            sampler.stop()
+        finally:
+            stop(proc)
+        count = TINY.count
+        print(
+            f"  {name:20} RSS after {count} objects {after[0] / 1e6:.0f} MB, after {count * rounds}"
+            f" {after[-1] / 1e6:.0f} MB (growth {(after[-1] - after[0]) / 1e6:+.1f} MB)",
+            flush=True,
+        )
+        shutil.rmtree(inbox, ignore_errors=True)
 
 
 def main() -> None:
@@ -260,7 +321,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller corpora, one run each")
     parser.add_argument("--only", default="tiny,small,large")
+    parser.add_argument(
+        "--soak", type=int, metavar="ROUNDS", help="only the memory soak: ROUNDS x 1,000 objects"
+    )
     args = parser.parse_args()
+    if args.soak:
+        soak(args.soak)
+        return
     corpora = [c for c in (TINY, SMALL, LARGE) if c.name in args.only.split(",")]
     if args.quick:
         corpora = [
@@ -271,7 +338,7 @@ def main() -> None:
     table: list[tuple[str, str, dict[str, Result], Corpus, Path]] = []
     for corpus in corpora:
         folder = build(corpus, OUT / "corpus")
-        print(f"{corpus.label} ({total_bytes(folder) / 1e6:.0f} MB):", flush=True)
+        print(f"{corpus.label} ({total_bytes(folder) / 1e6:.0f} MB in all):", flush=True)
         table.append(
             (
                 "receive",

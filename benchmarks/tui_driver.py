@@ -3,8 +3,9 @@
     tui_driver.py receive PORT INBOX   # receiver running, log at verbose, until SIGTERM
     tui_driver.py send PORT FOLDER     # send FOLDER from the sender pane; prints seconds
 
-While receiving it presses a key every 100 ms and times how long the app takes to
-handle it; with BENCH_LATENCY_FILE set, the times (seconds) are written there.
+While receiving it presses a key (F9, follow/pause the log) every 100 ms and times
+how long until the app has run its action and painted the next frame: what the user
+waits for. With BENCH_LATENCY_FILE set, the times (seconds) are written there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from textual import events
 from textual.widgets import Input
 
 from dicomtui.core.events import Level
@@ -50,12 +52,36 @@ async def receive(port: int, inbox: Path) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     app = app_for(port, inbox, inbox.parent, receive=True)
     latencies: list[float] = []
+    handled = asyncio.Event()
+    painted = asyncio.Event()
+    action = app.action_toggle_follow
+
+    def timed_action() -> None:
+        action()
+        handled.set()
+
+    app.action_toggle_follow = timed_action  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         app.log_pane.level = Level.INFO
+        screen = app.screen
+        paint = screen._compositor_refresh
+
+        def timed_paint() -> None:
+            paint()
+            if handled.is_set():
+                painted.set()
+
+        screen._compositor_refresh = timed_paint  # type: ignore[method-assign]
         while not stop.is_set():
             if app.receiver_pane.tracker.active and not os.environ.get("BENCH_NO_KEYS"):
+                handled.clear()
+                painted.clear()
                 started = time.perf_counter()
-                await pilot.press("f9")  # follow/pause the log: a key with visible work
+                key = events.Key("f9", None)
+                key.set_sender(app)
+                app._driver.send_message(key)  # as a terminal would deliver it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(painted.wait(), 5)
                 latencies.append(time.perf_counter() - started)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)

@@ -11,6 +11,8 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pynetdicom.dsutils import split_dataset
 
+from dicomtui.core.completeness import truncation
+
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
 _SUMMARY_TAGS = ["PatientName", "PatientID", "Modality", "StudyInstanceUID", "SeriesInstanceUID"]
@@ -58,7 +60,8 @@ def collect_paths(paths: Iterable[str | Path], recurse: bool) -> tuple[list[Path
                 found.update(child for child in path.iterdir())
         else:
             missing.append(path)
-    return sorted(p for p in found if p.is_file()), missing
+    # Links are kept so that they are reported, not silently dropped.
+    return sorted(p for p in found if p.is_file() or p.is_symlink()), missing
 
 
 def has_dicm_prefix(path: Path) -> bool:
@@ -72,7 +75,10 @@ def has_dicm_prefix(path: Path) -> bool:
 
 
 def inspect_file(path: Path) -> DicomFile | NotSendable:
-    """Read only the file meta information and say whether the file can be sent."""
+    """Read the file meta information, walk the element headers, and say whether
+    the file can be sent (and if not, why)."""
+    if path.is_symlink():
+        return NotSendable(path, "Symbolic link (not followed: select its target instead)")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -95,6 +101,9 @@ def inspect_file(path: Path) -> DicomFile | NotSendable:
         return NotSendable(path, "DICOMDIR (a media directory, not an object to send)")
     if not sop_class or not sop_instance or not transfer_syntax:
         return NotSendable(path, "Unknown SOP Class or Transfer Syntax UID")
+    missing = truncation(path, offset, str(transfer_syntax).strip("\x00 "))
+    if missing:
+        return NotSendable(path, missing)
     return DicomFile(
         path=path,
         size=size,

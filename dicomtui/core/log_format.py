@@ -278,15 +278,12 @@ def _(e: FileSent, debug: bool) -> list[LogLine]:
     if e.status is None:
         return [LogLine(ERR, f"Store failed: {e.path}: {e.error or 'no response from the peer'}")]
     category = status_category(e.status)
+    status = f"(Status: {status_text(e.sop_class, e.status)})"
     if category == "Success":
         return []
-    level = WRN if category == "Warning" else ERR
-    return [
-        LogLine(
-            level,
-            f"Store {category.lower()}: {e.path} (Status: {status_text(e.sop_class, e.status)})",
-        )
-    ]
+    if category == "Warning":
+        return [LogLine(WRN, f"Stored with a warning: {e.path} {status}")]
+    return [LogLine(ERR, f"Store failed: {e.path} {status}")]
 
 
 def send_summary(e: SendFinished) -> str:

@@ -13,45 +13,107 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydicom.filewriter import write_file_meta_info
 from pynetdicom import _config, dimse_messages
 
 from dicomtui.core.storage import FILE_MODE, PARTIAL_PREFIX, PARTIAL_SUFFIX
+from dicomtui.core.units import human_size
 
 _lock = threading.Lock()
 _configured = False
-_spool_by_thread: weakref.WeakKeyDictionary[threading.Thread, Path] = weakref.WeakKeyDictionary()
 
 
-def set_spool_directory(dul_thread: threading.Thread, directory: Path | None) -> None:
-    """Data sets arriving through ``dul_thread`` are written into ``directory``."""
+@dataclass(frozen=True)
+class SpoolTarget:
+    """Where one association's data sets are received, and how big one may be."""
+
+    directory: Path | None
+    #: 0: no limit.
+    max_object_size: int = 0
+    #: Told when an object outgrows the limit (pynetdicom then aborts without an event).
+    on_too_large: Callable[[SpoolFile], None] | None = None
+
+
+_spool_by_thread: weakref.WeakKeyDictionary[threading.Thread, SpoolTarget] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def set_spool_target(dul_thread: threading.Thread, target: SpoolTarget) -> None:
+    """Data sets arriving through ``dul_thread`` go to ``target``."""
     with _lock:
-        if directory is None:
-            _spool_by_thread.pop(dul_thread, None)
-        else:
-            _spool_by_thread[dul_thread] = directory
+        _spool_by_thread[dul_thread] = target
 
 
 class SpoolFile(io.FileIO):
     """A file being received: unbuffered, so each PDU's data goes straight to the
     operating system, with the ``.file`` that pynetdicom flushes (a no-op here)
-    and ``.name`` as a path."""
+    and ``.name`` as a path.
+
+    A failed write (a full disk) does not stop the association: the rest of the
+    data set is read and dropped, and the C-STORE handler answers 0xA700 with
+    ``failure``. Past ``max_size`` the file removes itself and tells
+    ``on_too_large``, which ends the association; nothing raises here, as an
+    exception on pynetdicom's reader thread would kill it without an A-ABORT.
+    """
+
+    max_size = 0
+    written = 0
+    failure = ""
+    #: Its loss was reported already.
+    reported = False
+    on_too_large: Callable[[SpoolFile], None] | None = None
 
     @property
     def file(self) -> SpoolFile:
         return self
 
+    def flush(self) -> None:
+        # pynetdicom flushes after every fragment, also after a too-large
+        # object closed the file; there is no buffer to flush in any case.
+        if not self.closed:
+            super().flush()
+
+    def write(self, data: Any) -> int:
+        length = len(data)
+        self.written += length
+        if self.max_size and self.written > self.max_size:
+            if not self.failure:
+                self.failure = f"larger than the {human_size(self.max_size)} limit on one object"
+                self.close()
+                Path(str(self.name)).unlink(missing_ok=True)
+                if self.on_too_large is not None:
+                    self.on_too_large(self)
+            return length
+        if self.failure:
+            return length
+        view = memoryview(data)
+        try:
+            while view:
+                done = super().write(view)
+                if not done:
+                    raise OSError(errno.EIO, "the disk accepted no more data")
+                view = view[done:]
+        except OSError as exc:
+            self.failure = exc.strerror or str(exc)
+        return length
+
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     # pynetdicom keeps this file open while the data set arrives and closes it.
-    directory = _spool_by_thread.get(threading.current_thread())
+    target = _spool_by_thread.get(threading.current_thread()) or SpoolTarget(None)
+    directory = target.directory
     try:
         fd, name = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
     except OSError:
@@ -61,7 +123,19 @@ def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     os.fchmod(fd, FILE_MODE)
     spool = SpoolFile(fd, "wb", closefd=True)
     spool.name = name
+    spool.max_size = target.max_object_size
+    spool.on_too_large = target.on_too_large
     return spool
+
+
+def _write_meta_leniently(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
+    """pynetdicom writes the file meta of an arriving data set from the command set.
+
+    A peer may send an empty or malformed SOP Instance UID; pydicom's strict
+    writer then raises on pynetdicom's reader thread, outside its error handling,
+    and the association hangs. What arrived is stored (under a safe name) instead.
+    """
+    write_file_meta_info(fp, file_meta, enforce_standard=False)
 
 
 def configure_pynetdicom() -> None:
@@ -74,4 +148,5 @@ def configure_pynetdicom() -> None:
         _config.STORE_SEND_CHUNKED_DATASET = True
         # pynetdicom looks this name up in its module at each C-STORE it receives.
         dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined,assignment]
+        dimse_messages.write_file_meta_info = _write_meta_leniently  # type: ignore[attr-defined]
         _configured = True

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +18,7 @@ from pydicom.uid import UID
 from pynetdicom import AE, evt
 from pynetdicom.presentation import PresentationContext
 
+from dicomtui.core.admission import Admission, AdmissionPolicy
 from dicomtui.core.bus import EventBus
 from dicomtui.core.dicom_tables import (
     ALL_TRANSFER_SYNTAXES_ACCEPTED,
@@ -38,8 +41,10 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
-from dicomtui.core.pynetdicom_setup import configure_pynetdicom, set_spool_directory
+from dicomtui.core.pynetdicom_setup import SpoolTarget, configure_pynetdicom, set_spool_target
 from dicomtui.core.storage import (
+    PARTIAL_PREFIX,
+    PARTIAL_SUFFIX,
     DuplicatePolicy,
     DuplicateRefused,
     UnsafePath,
@@ -105,7 +110,32 @@ class ReceiverSettings:
     ignore: bool = False
     echo: bool = True
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
+    #: Associations open at once (only peers that asked count, not idle sockets).
     max_associations: int = 10
+    #: Connections open at once, associated or not.
+    max_connections: int = 100
+    #: How long a connection may stay silent before its A-ASSOCIATE-RQ.
+    handshake_timeout: float = 5.0
+    #: The largest object accepted, in bytes (0: no limit).
+    max_object_size: int = 4 * 1024**3
+    allowed_calling_ae_titles: tuple[str, ...] = ()
+    allowed_addresses: tuple[str, ...] = ()
+    check_called_ae_title: bool = False
+    #: TLS: the receiver's certificate and key (PEM); with a CA, peers must present
+    #: a certificate it signed.
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+
+    def admission_policy(self) -> AdmissionPolicy:
+        return AdmissionPolicy(
+            max_associations=self.max_associations,
+            max_connections=self.max_connections,
+            handshake_timeout=self.handshake_timeout,
+            allowed_calling_ae_titles=self.allowed_calling_ae_titles,
+            allowed_addresses=self.allowed_addresses,
+            check_called_ae_title=self.check_called_ae_title,
+        )
 
 
 class SharedContext(PresentationContext):
@@ -138,6 +168,48 @@ def supported_contexts(settings: ReceiverSettings) -> list[PresentationContext]:
     return contexts
 
 
+def pdu_limit(max_pdu: int) -> int:
+    """The largest PDU a peer may send: what we offered, with room for the header.
+
+    pynetdicom reads a PDU of whatever length the peer declares into memory; a
+    peer that ignores our maximum is cut off instead.
+    """
+    return (max_pdu or 64 * 1024 * 1024) + 64 * 1024
+
+
+def guard_pdu_length(assoc: Any, limit: int) -> None:
+    sock = assoc.dul.socket
+    read = sock.recv
+
+    def recv(nr_bytes: int) -> bytearray:
+        if nr_bytes > limit:
+            raise OSError(errno.EMSGSIZE, f"the peer sent a {nr_bytes}-byte PDU (at most {limit})")
+        return read(nr_bytes)  # type: ignore[no-any-return]
+
+    sock.recv = recv
+
+
+def server_tls_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
+    if settings.tls_certificate is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_certificate, settings.tls_key)
+    if settings.tls_ca is not None:
+        context.load_verify_locations(settings.tls_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def remove_stale_partials(directory: Path, older_than: float = 24 * 3600) -> None:
+    """Partial files an earlier run left behind (a crash, a kill -9)."""
+    cutoff = time.time() - older_than
+    with contextlib.suppress(OSError):
+        for path in directory.glob(f"{PARTIAL_PREFIX}*{PARTIAL_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+
+
 def describe_bind_error(exc: OSError, settings: ReceiverSettings) -> str:
     where = f"{settings.bind_address or '*'}:{settings.port}"
     if exc.errno == errno.EADDRINUSE:
@@ -166,6 +238,7 @@ class Receiver:
         self.settings = settings
         self.bus = bus
         self._observer = AssociationObserver(bus, Side.RECEIVER, want_pdu_dumps)
+        self._admission = Admission(settings.admission_policy(), settings.ae_title, bus)
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -187,7 +260,9 @@ class Receiver:
         ae.acse_timeout = s.acse_timeout
         ae.dimse_timeout = s.dimse_timeout
         ae.network_timeout = s.network_timeout
-        ae.maximum_associations = s.max_associations
+        # pynetdicom counts every thread, idle or ending, against its limit;
+        # Admission counts real associations and open connections instead.
+        ae.maximum_associations = 1_000_000
         return ae
 
     def start(self) -> None:
@@ -198,6 +273,7 @@ class Receiver:
             if not s.ignore:
                 try:
                     s.output_directory.mkdir(parents=True, exist_ok=True)
+                    remove_stale_partials(s.output_directory)
                 except OSError as exc:
                     # Keep serving: each C-STORE answers 0xA700 until the folder is fixed.
                     self.bus.publish(
@@ -210,10 +286,12 @@ class Receiver:
                     )
             handlers: list[Any] = [
                 *self._observer.handlers(),
+                *self._admission.handlers(evt),
                 (evt.EVT_CONN_OPEN, self._on_conn_open),
                 (evt.EVT_C_STORE, self._on_c_store),
                 (evt.EVT_ABORTED, self._on_ended),
                 (evt.EVT_CONN_CLOSE, self._on_ended),
+                (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
             ]
             try:
                 ae = self._make_ae()
@@ -222,14 +300,15 @@ class Receiver:
                     block=False,
                     evt_handlers=handlers,
                     contexts=supported_contexts(s),
+                    ssl_context=server_tls_context(s),
                 )
             except OSError as exc:
                 reason = describe_bind_error(exc, s)
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=reason))
                 raise OSError(exc.errno, reason) from exc
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, ssl.SSLError) as exc:
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
-                raise
+                raise OSError(errno.EINVAL, str(exc)) from exc
             self.bus.publish(
                 ReceiverStarted(
                     side=Side.RECEIVER,
@@ -255,9 +334,13 @@ class Receiver:
 
     def _on_conn_open(self, event: Any) -> None:
         s = self.settings
-        set_spool_directory(
-            event.assoc.dul, None if s.ignore else spool_directory(s.output_directory)
+        directory = None if s.ignore else spool_directory(s.output_directory)
+        assoc = event.assoc
+        set_spool_target(
+            assoc.dul,
+            SpoolTarget(directory, s.max_object_size, lambda spool: self._too_large(assoc, spool)),
         )
+        guard_pdu_length(assoc, pdu_limit(s.max_pdu))
 
     def _on_c_store(self, event: Any) -> int:
         s = self.settings
@@ -297,6 +380,12 @@ class Receiver:
             )
             return status
 
+        failure = getattr(getattr(req, "_dataset_file", None), "failure", "")
+        if failure:  # the disk refused part of it: nothing is kept
+            partial.unlink(missing_ok=True)
+            return publish(
+                STATUS_OUT_OF_RESOURCES, object_filename(sop_class, sop_instance), error=failure
+            )
         if s.ignore:
             return publish(STATUS_SUCCESS)
 
@@ -316,30 +405,72 @@ class Receiver:
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=exc.strerror or str(exc))
         return publish(STATUS_SUCCESS, filename, final)
 
+    def _on_dimse_recv(self, event: Any) -> None:
+        """pynetdicom ignores a C-STORE-RQ without its mandatory UIDs: it answers
+        nothing and keeps the received file. Remove it, say so, end the association."""
+        message = event.message
+        if type(message).__name__ != "C_STORE_RQ":
+            return
+        command = message.command_set
+        if command.get("AffectedSOPInstanceUID") and command.get("AffectedSOPClassUID"):
+            return
+        partial = getattr(message, "_data_set_file", None)
+        if partial is not None:
+            message._data_set_file = None
+            with contextlib.suppress(OSError):
+                partial.close()
+            Path(partial.name).unlink(missing_ok=True)
+        self.bus.publish(
+            ObjectLost(
+                side=Side.RECEIVER,
+                assoc_id=association_id(event.assoc),
+                sop_class=str(command.get("AffectedSOPClassUID", "") or ""),
+                sop_instance="",
+                bytes_received=0,
+                reason="the C-STORE request has no SOP Class or Instance UID; the association is aborted",
+            )
+        )
+        threading.Thread(target=event.assoc.abort, daemon=True).start()
+
+    def _too_large(self, assoc: Any, partial: Any) -> None:
+        # The closed spool file stays attached so that pynetdicom keeps dropping
+        # the rest of the object into it rather than into memory.
+        self._lost(assoc, partial, detach=False)
+        # Called on pynetdicom's reader thread, which the abort has to wait for.
+        threading.Thread(target=assoc.abort, daemon=True).start()
+
     def _on_ended(self, event: Any) -> None:
         """Remove the partial file of a data set that was still arriving."""
         message = getattr(getattr(event.assoc, "dimse", None), "message", None)
         partial = getattr(message, "_data_set_file", None)
-        if message is None or partial is None:
+        if message is not None and partial is not None:
+            self._lost(event.assoc, partial)
+
+    def _lost(self, assoc: Any, partial: Any, detach: bool = True) -> None:
+        """Report (once) and remove a data set that will never be complete."""
+        if getattr(partial, "reported", False):
             return
-        message._data_set_file = None
-        name = Path(partial.name)
+        partial.reported = True
+        message = getattr(getattr(assoc, "dimse", None), "message", None)
+        if message is not None and detach:
+            message._data_set_file = None
         try:
             received = partial.tell()
-        except (OSError, ValueError):
-            received = 0
+        except (OSError, ValueError):  # closed already
+            received = getattr(partial, "written", 0)
         with contextlib.suppress(OSError):
             partial.close()
-        name.unlink(missing_ok=True)
+        Path(partial.name).unlink(missing_ok=True)
         command = getattr(message, "command_set", None)
         get = getattr(command, "get", lambda _key, default=None: default)
         self.bus.publish(
             ObjectLost(
                 side=Side.RECEIVER,
-                assoc_id=association_id(event.assoc),
+                assoc_id=association_id(assoc),
                 sop_class=str(get("AffectedSOPClassUID", "") or ""),
                 sop_instance=str(get("AffectedSOPInstanceUID", "") or ""),
                 bytes_received=received,
-                reason="the association ended before the data set was complete",
+                reason=getattr(partial, "failure", "")
+                or "the association ended before the data set was complete",
             )
         )

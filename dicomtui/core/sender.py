@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -85,6 +86,21 @@ class SenderSettings:
     recurse: bool = False
     stop_on_failure: bool = False
     bind_address: str = ""
+    #: TLS: verify the peer against ``tls_ca`` (or the system's CAs); present
+    #: ``tls_certificate`` and ``tls_key`` if the peer asks for a client certificate.
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+
+
+def client_tls_context(settings: SenderSettings) -> ssl.SSLContext | None:
+    if not settings.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca)
+    if settings.tls_certificate is not None:
+        context.load_cert_chain(settings.tls_certificate, settings.tls_key)
+    return context
 
 
 ContextKey = tuple[str, tuple[str, ...]]
@@ -177,10 +193,21 @@ def sendable_path(item: DicomFile) -> Iterator[Path]:
         yield padded
 
 
-def diagnose_connection(host: str, port: int, timeout: float) -> str:
+def diagnose_connection(
+    host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
+) -> str:
     """Why an association could not be made, in one phrase."""
     try:
-        with socket.create_connection((host, port), timeout=min(timeout, 5.0)):
+        with socket.create_connection((host, port), timeout=min(timeout, 5.0)) as sock:
+            if tls is not None:
+                try:
+                    tls.wrap_socket(sock, server_hostname=host).close()
+                except ssl.SSLError as exc:
+                    return (
+                        f"TLS: {exc.reason or exc}".replace("_", " ")
+                        .lower()
+                        .replace("tls: ", "TLS: ")
+                    )
             return "the peer accepted the connection but did not complete the association"
     except socket.gaierror as exc:
         return f"cannot resolve {host!r} ({exc.strerror})"
@@ -209,6 +236,7 @@ def request_association(
     """
     s = settings
     try:
+        tls = client_tls_context(s)
         assoc = ae.associate(
             s.host,
             s.port,
@@ -216,6 +244,7 @@ def request_association(
             max_pdu=s.max_pdu,
             evt_handlers=handlers,
             bind_address=(s.bind_address, 0),
+            tls_args=(tls, s.host) if tls is not None else None,
         )
     except (OSError, ValueError, RuntimeError) as exc:
         reason = (
@@ -235,7 +264,7 @@ def request_association(
         return assoc, "association rejected"
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
-    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30)
+    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, client_tls_context(s))
     bus.publish(
         AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason)
     )
@@ -349,7 +378,7 @@ class SendJob:
             for message_id, item in enumerate(batch.files, start=1):
                 if self._cancel.is_set():
                     break
-                status, problem = self._send_one(assoc, item, message_id, accepted)
+                status, problem, broken = self._send_one(assoc, item, message_id, accepted)
                 tally.count(item, status)
                 self.bus.publish(
                     FileSent(
@@ -373,7 +402,7 @@ class SendJob:
                         elapsed=time.monotonic() - started,
                     )
                 )
-                if not assoc.is_established:
+                if broken or not assoc.is_established:
                     error = "the association ended during the transfer"
                     break
                 if s.stop_on_failure and status_category(status) == "Failure":
@@ -388,8 +417,9 @@ class SendJob:
 
     def _send_one(
         self, assoc: Any, item: DicomFile, message_id: int, accepted: set[tuple[str, str]]
-    ) -> tuple[int | None, str]:
-        """Send one file; returns the response status (None if there was none) and a problem."""
+    ) -> tuple[int | None, str, bool]:
+        """Send one file: the response status (None if there was none), a problem,
+        and whether the association is unusable now (no response came)."""
         self.bus.publish(
             FileSending(
                 side=Side.SENDER,
@@ -410,13 +440,17 @@ class SendJob:
                 # Another uncompressed syntax was accepted: pynetdicom re-encodes.
                 response = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
             else:
-                return None, (
-                    f"no accepted presentation context for {sop_class_name(item.sop_class)}"
-                    f" in {transfer_syntax_name(item.transfer_syntax)}"
+                return (
+                    None,
+                    (
+                        f"no accepted presentation context for {sop_class_name(item.sop_class)}"
+                        f" in {transfer_syntax_name(item.transfer_syntax)}"
+                    ),
+                    False,
                 )
         except Exception as exc:  # pynetdicom/pydicom raise many kinds for a bad file or link
-            return None, str(exc) or type(exc).__name__
+            return None, str(exc) or type(exc).__name__, not assoc.is_established
         status = response.get("Status") if response is not None else None
         if status is None:
-            return None, "no response from the peer (DIMSE timeout or association aborted)"
-        return int(status), ""
+            return None, "no response from the peer (DIMSE timeout or association aborted)", True
+        return int(status), "", False

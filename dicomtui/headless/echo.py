@@ -13,7 +13,9 @@ from dicomtui.core.sender import SenderSettings
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
+    add_tls_options,
     check_common,
+    optional_path,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("port", type=int, help="TCP/IP port number of peer")
     add_general_options(parser)
     add_network_options(parser, scp=False)
+    add_tls_options(parser, scp=False)
     parser.add_argument("--version", action="version", version=f"dicomtui echo {__version__}")
     return parser
 
@@ -50,6 +53,10 @@ def main(argv: list[str]) -> int:
         network_timeout=args.network_timeout,
         max_pdu=args.max_pdu,
         bind_address=args.bind_address,
+        tls=args.tls or bool(args.tls_ca),
+        tls_ca=optional_path(args.tls_ca),
+        tls_certificate=optional_path(args.tls_cert),
+        tls_key=optional_path(args.tls_key),
     )
     result = echo(settings, bus, want_pdu_dumps=lambda: printer.wants_debug)
     # The result is the point of this command: show it unless quiet, even when

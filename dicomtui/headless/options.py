@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from dicomtui.core.events import Level
 
@@ -130,3 +131,28 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         value = getattr(args, name, None)
         if value is not None and not (0 < len(value.strip()) <= 16):
             parser.error(f"AE titles are 1 to 16 characters: {value!r}")
+
+
+def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
+    group = parser.add_argument_group("TLS")
+    if scp:
+        group.add_argument(
+            "--tls-cert", metavar="PEM", help="accept TLS only, with this certificate"
+        )
+        group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+        group.add_argument(
+            "--tls-ca", metavar="PEM", help="require client certificates signed by this CA"
+        )
+    else:
+        group.add_argument("--tls", action="store_true", help="connect with TLS")
+        group.add_argument(
+            "--tls-ca", metavar="PEM", help="trust this CA for the peer (default: the system's)"
+        )
+        group.add_argument(
+            "--tls-cert", metavar="PEM", help="client certificate, if the peer asks for one"
+        )
+        group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+
+
+def optional_path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None

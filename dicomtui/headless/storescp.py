@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from dicomtui import __version__
+from dicomtui.core.admission import parse_networks
 from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level, LogMessage, Side
 from dicomtui.core.receiver import PreferredSyntax, Receiver, ReceiverSettings
@@ -17,7 +18,9 @@ from dicomtui.core.storage import DuplicatePolicy
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
+    add_tls_options,
     check_common,
+    optional_path,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -84,6 +87,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="n",
         help="how many associations may be open at once (default: 10)",
     )
+    guard = parser.add_argument_group("Who may send, and how much")
+    guard.add_argument(
+        "--allow-calling",
+        metavar="AET",
+        action="append",
+        default=[],
+        help="accept only these calling AE titles (repeat the option for more)",
+    )
+    guard.add_argument(
+        "--allow-address",
+        metavar="ADDR",
+        action="append",
+        default=[],
+        help="accept only peers at these addresses or networks, e.g. 10.0.0.0/8 (repeatable)",
+    )
+    guard.add_argument(
+        "--check-called-aet",
+        action="store_true",
+        help="refuse associations whose called AE title is not -aet",
+    )
+    guard.add_argument(
+        "--max-object-size",
+        type=int,
+        default=4 * 1024**3,
+        metavar="bytes",
+        help="refuse objects larger than this (default: 4 GiB; 0: no limit)",
+    )
+    guard.add_argument(
+        "--max-connections",
+        type=int,
+        default=100,
+        metavar="n",
+        help="connections open at once, associated or not (default: 100)",
+    )
+    guard.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=5.0,
+        metavar="seconds",
+        help="close connections that send no association request within this (default: 5)",
+    )
+    add_tls_options(parser, scp=True)
     parser.add_argument("--version", action="version", version=f"dicomtui storescp {__version__}")
     return parser
 
@@ -103,6 +148,15 @@ def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
         echo=not args.no_echo,
         duplicates=DuplicatePolicy(args.duplicates),
         max_associations=args.max_associations,
+        max_connections=args.max_connections,
+        handshake_timeout=args.handshake_timeout,
+        max_object_size=args.max_object_size,
+        allowed_calling_ae_titles=tuple(args.allow_calling),
+        allowed_addresses=tuple(args.allow_address),
+        check_called_ae_title=args.check_called_aet,
+        tls_certificate=optional_path(args.tls_cert),
+        tls_key=optional_path(args.tls_key),
+        tls_ca=optional_path(args.tls_ca),
     )
 
 
@@ -112,6 +166,12 @@ def main(argv: list[str]) -> int:
     check_common(parser, args)
     if not 0 <= args.port <= 65535:
         parser.error(f"port must be between 0 and 65535, not {args.port}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    try:
+        parse_networks(tuple(args.allow_address))
+    except ValueError as exc:
+        parser.error(f"--allow-address: {exc}")
 
     bus = EventBus()
     printer = LinePrinter(threshold(args))

@@ -16,7 +16,9 @@ from dicomtui.core.sender import RequestSyntax, SenderSettings, SendJob
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
+    add_tls_options,
     check_common,
+    optional_path,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the first object the peer does not store (default: go on with the rest)",
     )
+    add_tls_options(parser, scp=False)
     parser.add_argument("--version", action="version", version=f"dicomtui storescu {__version__}")
     return parser
 
@@ -88,6 +91,10 @@ def settings_from_args(args: argparse.Namespace) -> SenderSettings:
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
         bind_address=args.bind_address,
+        tls=args.tls or bool(args.tls_ca),
+        tls_ca=optional_path(args.tls_ca),
+        tls_certificate=optional_path(args.tls_cert),
+        tls_key=optional_path(args.tls_key),
     )
 
 
