@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
@@ -57,7 +59,7 @@ class LaunchConfig:
 class DicomTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "dicomtui"
-    BINDINGS = BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
 
     def __init__(self, config: LaunchConfig, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__()

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
+from dicomtui.core.admission import parse_networks
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import RequestSyntax, SenderSettings
 from dicomtui.core.storage import DuplicatePolicy
@@ -66,6 +67,43 @@ def parse_count(text: str, what: str, low: int = 0) -> int:
     if not text.strip().isdigit() or int(text) < low:
         raise ValueError(f"The {what} must be a whole number of at least {low}")
     return int(text)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:g}"
+
+
+def _path_text(path: Path | None) -> str:
+    return str(path) if path else ""
+
+
+def parse_megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("The largest object must be a number of megabytes") from None
+    if value < 0:
+        raise ValueError("The largest object cannot be negative")
+    return value
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def parse_addresses(text: str) -> tuple[str, ...]:
+    entries = parse_list(text)
+    parse_networks(entries)  # raises ValueError naming the bad one
+    return entries
+
+
+def parse_optional_file(text: str, what: str) -> Path | None:
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"The {what} {path} is not a file")
+    return path
 
 
 def choice(options: list[tuple[str, Any]], value: Any, widget_id: str) -> Select[Any]:
@@ -153,6 +191,40 @@ class ReceiverSettingsScreen(SettingsForm):
                 "Associations at once",
                 Input(str(s.max_associations), id="max-assoc", type="integer"),
             ),
+            (
+                "Largest object, MB (0 = no limit)",
+                Input(_megabytes(s.max_object_size), id="max-object", type="number"),
+            ),
+            (
+                "Calling AE titles allowed (blank = any)",
+                Input(
+                    ", ".join(s.allowed_calling_ae_titles),
+                    id="allow-calling",
+                    placeholder="MODALITY1, PACS",
+                ),
+            ),
+            (
+                "Addresses allowed (blank = any)",
+                Input(
+                    ", ".join(s.allowed_addresses),
+                    id="allow-address",
+                    placeholder="10.0.0.0/8, 192.168.1.20",
+                ),
+            ),
+            ("Refuse other called AE titles", Switch(s.check_called_ae_title, id="check-called")),
+            (
+                "Silent connections closed after, s",
+                Input(str(s.handshake_timeout), id="handshake", type="number"),
+            ),
+            (
+                "TLS certificate (PEM, blank = no TLS)",
+                Input(_path_text(s.tls_certificate), id="tls-cert"),
+            ),
+            ("TLS private key (PEM)", Input(_path_text(s.tls_key), id="tls-key")),
+            (
+                "Require client certificates from CA",
+                Input(_path_text(s.tls_ca), id="tls-ca", placeholder="blank = no"),
+            ),
         ]
 
     def build(self) -> ReceiverSettings:
@@ -174,6 +246,14 @@ class ReceiverSettingsScreen(SettingsForm):
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
             max_associations=parse_count(self.value("max-assoc"), "number of associations", 1),
+            max_object_size=int(parse_megabytes(self.value("max-object")) * 1_000_000),
+            allowed_calling_ae_titles=parse_list(self.value("allow-calling")),
+            allowed_addresses=parse_addresses(self.value("allow-address")),
+            check_called_ae_title=bool(self.value("check-called")),
+            handshake_timeout=parse_seconds(self.value("handshake"), "silence limit"),
+            tls_certificate=parse_optional_file(self.value("tls-cert"), "TLS certificate"),
+            tls_key=parse_optional_file(self.value("tls-key"), "TLS key"),
+            tls_ca=parse_optional_file(self.value("tls-ca"), "CA"),
         )
 
 
@@ -202,6 +282,10 @@ class SenderOptionsScreen(SettingsForm):
             ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
             ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
             ("Send from address (-ba)", Input(s.bind_address, id="bind", placeholder="any")),
+            ("TLS", Switch(s.tls, id="tls")),
+            ("Trust this CA (PEM, blank = system's)", Input(_path_text(s.tls_ca), id="tls-ca")),
+            ("Client certificate (PEM)", Input(_path_text(s.tls_certificate), id="tls-cert")),
+            ("Client private key (PEM)", Input(_path_text(s.tls_key), id="tls-key")),
         ]
 
     def build(self) -> SenderSettings:
@@ -216,4 +300,8 @@ class SenderOptionsScreen(SettingsForm):
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
             bind_address=str(self.value("bind")).strip(),
+            tls=bool(self.value("tls")),
+            tls_ca=parse_optional_file(self.value("tls-ca"), "CA"),
+            tls_certificate=parse_optional_file(self.value("tls-cert"), "client certificate"),
+            tls_key=parse_optional_file(self.value("tls-key"), "client key"),
         )

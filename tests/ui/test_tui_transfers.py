@@ -288,3 +288,44 @@ def test_missing_path_is_said_and_the_app_still_opens(tmp_path: Path) -> None:
             await pilot.press("ctrl+q")
 
     asyncio.run(scenario())
+
+
+def test_an_allow_list_set_in_the_form_refuses_other_peers(tmp_path: Path) -> None:
+    from pynetdicom import AE, build_context
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, tmp_path / "inbox")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            first_port = listening_port(app)
+            await pilot.press("f2")
+            app.screen.query_one("#allow-calling", Input).value = "MODALITY"
+            await pilot.click("#apply")
+            await wait_for(
+                pilot,
+                lambda: listening_port(app) and app.receiver.settings.allowed_calling_ae_titles,
+                what="the restarted receiver",
+            )
+            port = listening_port(app)
+            assert port is not None and port != first_port  # port 0 in the test: a new one
+
+            def associate(calling: str) -> bool:
+                ae = AE(ae_title=calling)
+                ae.requested_contexts = [build_context("1.2.840.10008.1.1")]
+                assoc = ae.associate("127.0.0.1", port, ae_title="DICOMTUI")
+                if assoc.is_established:
+                    assoc.release()
+                    return True
+                return False
+
+            assert not await asyncio.to_thread(associate, "INTRUDER")
+            assert await asyncio.to_thread(associate, "MODALITY")
+            await wait_for(
+                pilot, lambda: any(r[3] == "rejected" for r in table_rows(app, "associations"))
+            )
+            log = "\n".join(app.log_pane.visible_lines())
+            assert (
+                "Rejecting Association: calling AE title 'INTRUDER' is not on the allow-list" in log
+            )
+
+    asyncio.run(scenario())
