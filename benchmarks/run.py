@@ -275,7 +275,7 @@ def soak(rounds: int) -> None:
     """RSS of each receiver after the 1,000th and after the last object of one run."""
     folder = build(TINY, OUT / "corpus")
     print(f"Soak: the {TINY.label} corpus sent {rounds} times into one receiver")
-    for name in ("dicomtui storescp", "dicomtui TUI"):
+    for name in os.environ.get("BENCH_SOAK", "dicomtui storescp,dicomtui TUI").split(","):
         inbox = OUT / "work" / "soak"
         shutil.rmtree(inbox, ignore_errors=True)
         inbox.mkdir(parents=True)
@@ -306,6 +306,9 @@ def soak(rounds: int) -> None:
         finally:
             stop(proc)
         count = TINY.count
+        print(
+            "  " + name + " RSS (MB) after each 1,000: " + " ".join(f"{r / 1e6:.0f}" for r in after)
+        )
         print(
             f"  {name:20} RSS after {count} objects {after[0] / 1e6:.0f} MB, after {count * rounds}"
             f" {after[-1] / 1e6:.0f} MB (growth {(after[-1] - after[0]) / 1e6:+.1f} MB)",

@@ -29,7 +29,7 @@ class LogPane(Vertical):
     assoc_filter: reactive[int | None] = reactive(None)
 
     def __init__(
-        self, *, keep_events: int = 20_000, max_lines: int = 5_000, id: str | None = None
+        self, *, keep_events: int = 2_000, max_lines: int = 2_000, id: str | None = None
     ) -> None:
         super().__init__(id=id)
         self.events: deque[Event] = deque(maxlen=keep_events)

@@ -66,7 +66,7 @@ class ReceiverPane(Vertical):
             super().__init__()
             self.assoc_id = assoc_id
 
-    def __init__(self, *, max_rows: int = 1_000, id: str | None = None) -> None:
+    def __init__(self, *, max_rows: int = 500, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Receiver"
         self.tracker = AssociationTracker(Side.RECEIVER)

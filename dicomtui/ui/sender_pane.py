@@ -44,7 +44,7 @@ class SenderPane(Vertical):
         host: str = "",
         port: int | None = None,
         called_ae_title: str = "ANY-SCP",
-        max_rows: int = 1_000,
+        max_rows: int = 500,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
