@@ -11,23 +11,13 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-_LONG_VRS = {
-    b"OB",
-    b"OD",
-    b"OF",
-    b"OL",
-    b"OV",
-    b"OW",
-    b"SQ",
-    b"SV",
-    b"UC",
-    b"UN",
-    b"UR",
-    b"UT",
-    b"UV",
-}
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+from dicomtui.core.encoding import DEFLATED_LITTLE, EXPLICIT_BIG, IMPLICIT_LITTLE
+from dicomtui.core.encoding import ITEM as _ITEM
+from dicomtui.core.encoding import ITEM_END as _ITEM_END
+from dicomtui.core.encoding import LONG_VRS as _LONG_VRS
+from dicomtui.core.encoding import SEQUENCE_END as _SEQUENCE_END
+from dicomtui.core.encoding import UNDEFINED_LENGTH as _UNDEFINED
+
 _MAX_DEPTH = 16
 
 
@@ -41,9 +31,9 @@ class _Unknown(Exception):
 
 def truncation(path: Path, dataset_offset: int, transfer_syntax: str) -> str | None:
     """None if the data set is whole (or cannot be checked); else what is missing."""
-    if transfer_syntax in ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"):
+    if transfer_syntax in (EXPLICIT_BIG, DEFLATED_LITTLE):
         return None
-    implicit = transfer_syntax == "1.2.840.10008.1.2"
+    implicit = transfer_syntax == IMPLICIT_LITTLE
     try:
         with path.open("rb") as fp:
             size = fp.seek(0, 2)

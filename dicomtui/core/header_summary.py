@@ -13,6 +13,11 @@ import struct
 from pathlib import Path
 
 from dicomtui.core.dicom_files import read_summary
+from dicomtui.core.encoding import ITEM as _ITEM
+from dicomtui.core.encoding import ITEM_END as _ITEM_END
+from dicomtui.core.encoding import LONG_VRS as _LONG_VRS
+from dicomtui.core.encoding import SEQUENCE_END as _SEQUENCE_END
+from dicomtui.core.encoding import UNDEFINED_LENGTH as _UNDEFINED
 
 WANTED = {
     0x00080060: "Modality",
@@ -22,23 +27,6 @@ WANTED = {
     0x0020000E: "SeriesInstanceUID",
 }
 _LAST_WANTED = max(WANTED)
-_LONG_VRS = {
-    b"OB",
-    b"OD",
-    b"OF",
-    b"OL",
-    b"OV",
-    b"OW",
-    b"SQ",
-    b"SV",
-    b"UC",
-    b"UN",
-    b"UR",
-    b"UT",
-    b"UV",
-}
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _READ = 64 * 1024
 _IMPLICIT = "1.2.840.10008.1.2"
 _EXPLICIT_LITTLE_FAMILY = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4", "1.2.840.10008.1.2.5")
