@@ -18,6 +18,7 @@ each peer, and writes benchmarks/out/results.md for the README.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,41 @@ class Result:
         return statistics.median(self.seconds)
 
 
+def fresh_folder(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], env: dict[str, str], port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that listens on ``port``, ended by its id afterwards."""
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def dcmsend(port: int, folder: Path, *options: str) -> None:
+    subprocess.run(
+        [native("dcmsend"), *options, "+sd", "127.0.0.1", str(port), str(folder)],
+        env=NODELAY,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -144,35 +181,17 @@ LATENCY_FILE = OUT / "key-latency.json"
 
 
 def receive_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
-    inbox = work / "inbox"
-    shutil.rmtree(inbox, ignore_errors=True)
-    inbox.mkdir(parents=True)
+    inbox = fresh_folder(work / "inbox")
     port = free_port()
     command, env = receiver_command(name, port, inbox)
     env["BENCH_LATENCY_FILE"] = str(LATENCY_FILE)
     LATENCY_FILE.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port)
+    with serving(command, env, port) as proc:
         rss = PeakRss(proc.pid)
         started = time.monotonic()
-        subprocess.run(
-            [native("dcmsend"), "-aec", "BENCH", "+sd", "127.0.0.1", str(port), str(folder)],
-            env=NODELAY,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        dcmsend(port, folder, "-aec", "BENCH")
         seconds = time.monotonic() - started
         peak = rss.stop()
-    finally:
-        stop(proc)
     stored = sum(1 for p in inbox.rglob("*") if p.is_file() and not p.name.startswith("."))
     expected = len(os.listdir(folder))
     if stored != expected:
@@ -197,19 +216,9 @@ def send_command(name: str, port: int, folder: Path) -> tuple[list[str], dict[st
 
 
 def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
-    inbox = work / "dcmtk-inbox"
-    shutil.rmtree(inbox, ignore_errors=True)
-    inbox.mkdir(parents=True)
+    inbox = fresh_folder(work / "dcmtk-inbox")
     port = free_port()
-    scp = subprocess.Popen(
-        [native("storescp"), "+xa", "-od", str(inbox), str(port)],
-        env=NODELAY,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port)
+    with serving([native("storescp"), "+xa", "-od", str(inbox), str(port)], NODELAY, port):
         command, env = send_command(name, port, folder)
         started = time.monotonic()
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -222,8 +231,6 @@ def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
         if name == "dicomtui TUI":
             # The driver prints the send's own duration: the app's start-up is not sending.
             seconds = float(out.decode().split()[-1])
-    finally:
-        stop(scp)
     stored = len(os.listdir(inbox))
     if stored != len(os.listdir(folder)):
         raise RuntimeError(f"{name} delivered {stored} of {len(os.listdir(folder))}")
@@ -276,35 +283,17 @@ def soak(rounds: int) -> None:
     folder = build(TINY, OUT / "corpus")
     print(f"Soak: the {TINY.label} corpus sent {rounds} times into one receiver")
     for name in os.environ.get("BENCH_SOAK", "dicomtui storescp,dicomtui TUI").split(","):
-        inbox = OUT / "work" / "soak"
-        shutil.rmtree(inbox, ignore_errors=True)
-        inbox.mkdir(parents=True)
+        inbox = fresh_folder(OUT / "work" / "soak")
         port = free_port()
         command, env = receiver_command(name, port, inbox)
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            wait_port(port)
+        with serving(command, env, port) as proc:
             sampler = PeakRss(proc.pid)
             after: list[int] = []
             for _ in range(rounds):
-                subprocess.run(
-                    [native("dcmsend"), "+sd", "127.0.0.1", str(port), str(folder)],
-                    env=NODELAY,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                dcmsend(port, folder)
                 time.sleep(1.0)  # let the app take in the last events
                 after.append(sampler.now())
             sampler.stop()
-        finally:
-            stop(proc)
         count = TINY.count
         print(
             "  " + name + " RSS (MB) after each 1,000: " + " ".join(f"{r / 1e6:.0f}" for r in after)

@@ -96,10 +96,8 @@ def test_fuzzed_pdus_then_a_real_store(start_receiver, tmp_path: Path) -> None:
     )
     source = copy_ct(tmp_path / "ct.dcm")
     session = valid_session(dataset_bytes(source))
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=16) as pool:
+    with ThreadPoolExecutor(max_workers=16) as pool:  # bounded by the test's timeout
         list(pool.map(lambda seed: attack(running.port, session, seed), range(ITERATIONS)))
-    assert time.monotonic() - started < 120
 
     result = SendJob(
         SenderSettings(port=running.port, called_ae_title="DICOMTUI"), [source], EventBus()

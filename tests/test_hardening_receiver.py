@@ -185,11 +185,10 @@ def test_idle_and_hostile_connections_do_not_lock_out_a_real_peer(
     for sock in garbage[3:]:
         sock.sendall(bytes(range(256)) * 4)
     try:
-        started = time.monotonic()
-        result = send(running.port, copy_ct(tmp_path / "ct.dcm"), acse_timeout=10)
-        elapsed = time.monotonic() - started
+        # Associated at once: kept waiting behind the idle ones (their handshake
+        # timeout is 2 s), this 1 s ACSE timeout would fail the send.
+        result = send(running.port, copy_ct(tmp_path / "ct.dcm"), acse_timeout=1)
         assert result.sent == 1, running.events  # type: ignore[attr-defined]
-        assert elapsed < 2.0, f"the real peer waited {elapsed:.1f} s"
         # The silent ones are closed after the handshake timeout.
         for sock in idle[:3]:
             sock.settimeout(5)

@@ -241,6 +241,8 @@ class Receiver:
         self._admission = Admission(settings.admission_policy(), settings.ae_title, bus)
         self._server: Any = None
         self._lock = threading.Lock()
+        # Resolved once: every stored object's path is built on it.
+        self._output_directory = settings.output_directory.resolve()
 
     @property
     def running(self) -> bool:
@@ -315,7 +317,7 @@ class Receiver:
                     address=s.bind_address,
                     port=self.port,
                     ae_title=s.ae_title,
-                    output_directory=None if s.ignore else str(s.output_directory.resolve()),
+                    output_directory=None if s.ignore else str(self._output_directory),
                 )
             )
 
@@ -391,9 +393,9 @@ class Receiver:
 
         filename = object_filename(sop_class, sop_instance)
         try:
-            if not s.output_directory.is_dir():
-                s.output_directory.mkdir(parents=True, exist_ok=True)
-            final = place_received_file(partial, s.output_directory, filename, s.duplicates)
+            if not self._output_directory.is_dir():
+                self._output_directory.mkdir(parents=True, exist_ok=True)
+            final = place_received_file(partial, self._output_directory, filename, s.duplicates)
         except DuplicateRefused:
             return publish(
                 STATUS_DUPLICATE, filename, error="an object with this UID exists already"

@@ -45,6 +45,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom
+from dicomtui.core.tracking import Tally
 
 DEFAULT_MAX_PDU = 16382
 #: DICOM allows at most 128 presentation contexts in one association (PS3.8 9.3.2.2).
@@ -149,30 +150,6 @@ def plan_batches(files: Iterable[DicomFile], settings: SenderSettings) -> list[B
     if current.files:
         batches.append(current)
     return batches
-
-
-@dataclass
-class Tally:
-    sent: int = 0
-    warned: int = 0
-    failed: int = 0
-    skipped: int = 0
-    bytes_sent: int = 0
-    done: int = 0
-    failed_paths: list[Path] = field(default_factory=list)
-
-    def count(self, item: DicomFile, status: int | None) -> None:
-        self.done += 1
-        category = status_category(status)
-        if category == "Success":
-            self.sent += 1
-        elif category == "Warning":
-            self.warned += 1
-        else:
-            self.failed += 1
-            self.failed_paths.append(item.path)
-            return
-        self.bytes_sent += item.size
 
 
 @contextmanager
@@ -370,6 +347,8 @@ class SendJob:
         if reason:
             return reason
 
+        for sop_class, _syntaxes in batch.keys:
+            ensure_storage_class(sop_class)
         accepted = {
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
         }
@@ -379,7 +358,7 @@ class SendJob:
                 if self._cancel.is_set():
                     break
                 status, problem, broken = self._send_one(assoc, item, message_id, accepted)
-                tally.count(item, status)
+                tally.count(item.path, item.size, status)
                 self.bus.publish(
                     FileSent(
                         side=Side.SENDER,
@@ -429,7 +408,6 @@ class SendJob:
             )
         )
         try:
-            ensure_storage_class(item.sop_class)
             if (item.sop_class, item.transfer_syntax) in accepted:
                 # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
                 with sendable_path(item) as path:

@@ -66,12 +66,14 @@ def object_filename(sop_class: str, sop_instance: str) -> str:
 
 
 def path_inside(directory: Path, name: str) -> Path:
-    """``directory / name``, refusing any name that would leave ``directory``."""
-    base = directory.resolve()
-    candidate = (base / name).resolve()
-    if candidate.parent != base or name in ("", ".", ".."):
-        raise UnsafePath(f"refusing to write {name!r} outside {base}")
-    return candidate
+    """``directory / name``, refusing any name that is not a plain file name.
+
+    A plain name cannot leave ``directory``, whatever the folder holds: files are
+    placed by link or rename, which never follow a link at the final name.
+    """
+    if name in ("", ".", "..") or any(c in name for c in ("/", "\\", "\x00", os.sep)):
+        raise UnsafePath(f"refusing to write {name!r} outside {directory}")
+    return directory / name
 
 
 def spool_directory(output_directory: Path | None) -> Path:
@@ -88,25 +90,31 @@ def spool_directory(output_directory: Path | None) -> Path:
 def place_received_file(partial: Path, directory: Path, name: str, policy: DuplicatePolicy) -> Path:
     """Move a completely received file to its final name; returns that path.
 
-    The partial file is renamed (or copied then renamed across file systems), so
-    a reader never sees a half-written object under a final name.
+    The partial file is renamed (or, across file systems, copied beside the final
+    name and then renamed), so a reader never sees a half-written object under a
+    final name.
     """
     final = path_inside(directory, name)
-    if partial.parent.resolve() != final.parent:
-        partial = _copy_beside(partial, final.parent)
+    try:
+        return _place(partial, final, policy)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    return _place(_copy_beside(partial, directory), final, policy)
 
+
+def _place(partial: Path, final: Path, policy: DuplicatePolicy) -> Path:
     if policy is DuplicatePolicy.OVERWRITE:
         os.replace(partial, final)
         return final
-
     candidate = final
     for number in range(2, 100_000):
         if _link_if_absent(partial, candidate):
             return candidate
         if policy is DuplicatePolicy.REFUSE:
             partial.unlink(missing_ok=True)
-            raise DuplicateRefused(f"{name} exists already")
-        candidate = final.with_name(f"{name}~{number}")
+            raise DuplicateRefused(f"{final.name} exists already")
+        candidate = final.with_name(f"{final.name}~{number}")
     raise FileExistsError(errno.EEXIST, "too many copies", str(final))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dicomtui.core.dicom_tables import status_category
 from dicomtui.core.events import (
@@ -163,20 +164,39 @@ class AssociationTracker:
 
 
 @dataclass
-class SendProgressModel:
-    """One send job as the user watches it."""
+class Tally:
+    """What became of the objects of a send, counted by response status."""
 
-    total_files: int = 0
-    total_bytes: int = 0
-    done: int = 0
     sent: int = 0
     warned: int = 0
     failed: int = 0
     skipped: int = 0
-    bytes_done: int = 0
+    bytes_sent: int = 0
+    done: int = 0
+    failed_paths: list[Path] = field(default_factory=list)
+
+    def count(self, path: Path, size: int, status: int | None) -> None:
+        self.done += 1
+        category = status_category(status)
+        if category == "Success":
+            self.sent += 1
+        elif category == "Warning":
+            self.warned += 1
+        else:
+            self.failed += 1
+            self.failed_paths.append(path)
+            return
+        self.bytes_sent += size
+
+
+@dataclass
+class SendProgressModel(Tally):
+    """One send job as the user watches it."""
+
+    total_files: int = 0
+    total_bytes: int = 0
     started: float = 0.0
     finished: SendFinished | None = None
-    failed_paths: list[str] = field(default_factory=list)
 
     def apply(self, events: Iterable[Event]) -> bool:
         changed = False
@@ -193,17 +213,7 @@ class SendProgressModel:
             elif isinstance(event, FileSkipped):
                 self.skipped += 1
             elif isinstance(event, FileSent):
-                self.done += 1
-                category = status_category(event.status)
-                if category == "Success":
-                    self.sent += 1
-                elif category == "Warning":
-                    self.warned += 1
-                else:
-                    self.failed += 1
-                    self.failed_paths.append(event.path)
-                if category in ("Success", "Warning"):
-                    self.bytes_done += event.size
+                self.count(Path(event.path), event.size, event.status)
             elif isinstance(event, SendFinished):
                 self.finished = event
             else:
@@ -218,10 +228,10 @@ class SendProgressModel:
 
     def rate(self, now: float) -> float:
         seconds = self.elapsed(now)
-        return self.bytes_done / seconds if seconds > 0 else 0.0
+        return self.bytes_sent / seconds if seconds > 0 else 0.0
 
     def seconds_left(self, now: float) -> float | None:
         rate = self.rate(now)
         if rate <= 0 or self.finished is not None:
             return None
-        return max(0.0, (self.total_bytes - self.bytes_done) / rate)
+        return max(0.0, (self.total_bytes - self.bytes_sent) / rate)

@@ -214,22 +214,18 @@ class DicomTuiApp(App[None]):
                 self.sender_pane.set_sending(False)
             return
         error = worker.error
-        if worker.group == "receiver":
-            # Receiver.start already published why (ReceiverFailed); make sure it is seen.
-            message = getattr(error, "strerror", None) or str(error)
+        if worker.group == "receiver" and isinstance(error, OSError):
+            # Receiver.start logged why (ReceiverFailed); make sure it is seen.
+            message = error.strerror or str(error)
             self.notify(f"{message}. F2 changes the settings.", severity="error", timeout=10)
-        elif worker.group == "send":
+            return
+        if worker.group == "send":
             self.sender_pane.set_sending(False)
             self.notify(f"Sending stopped: {error}", severity="error", timeout=10)
         else:
             self.notify(f"{worker.name or worker.group}: {error}", severity="error")
-        self.bus.publish(
-            LogMessage(
-                side=Side.SENDER if worker.group == "send" else Side.RECEIVER,
-                level=Level.ERROR,
-                text=f"{worker.group}: {error}",
-            )
-        )
+        side = Side.RECEIVER if worker.group == "receiver" else Side.SENDER
+        self.bus.publish(LogMessage(side=side, level=Level.ERROR, text=f"{worker.group}: {error}"))
 
     # --- the sender ---------------------------------------------------------------------------
 
@@ -255,7 +251,7 @@ class DicomTuiApp(App[None]):
                 severity="warning",
             )
             return None
-        if self.send_job is not None and not self.send_job.result and self._sending():
+        if self._sending():
             self.notify("A send is already running (F8 cancels it)", severity="warning")
             return None
         self.sender_settings = settings
@@ -306,7 +302,7 @@ class DicomTuiApp(App[None]):
         self.send_paths(self.sender_pane.selected)
 
     def action_retry_failed(self) -> None:
-        failed = [Path(p) for p in self.sender_pane.progress.failed_paths]
+        failed = list(self.sender_pane.progress.failed_paths)
         if not failed:
             self.notify("Nothing failed in the last send", severity="information")
             return

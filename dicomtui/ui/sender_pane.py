@@ -203,7 +203,7 @@ class SenderPane(Vertical):
         left = p.seconds_left(now)
         parts = [
             f"{p.done}/{p.total_files} objects",
-            f"{human_size(p.bytes_done)} of {human_size(p.total_bytes)}",
+            f"{human_size(p.bytes_sent)} of {human_size(p.total_bytes)}",
             human_rate(p.rate(now)),
             f"{human_duration(p.elapsed(now))} elapsed",
         ]
