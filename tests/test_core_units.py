@@ -207,3 +207,20 @@ def test_core_never_imports_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("value", "folder"),
+    [
+        ("PID.1", "PID.1"),
+        ("../../ID 7/x", "ID_7_x"),
+        ("a\\..\\b", "a_b"),
+        ("", "none"),
+        ("..", "none-9d891e731f75deae"),
+        ("x" * 100, "x" * 47 + "_50e483690ec481f4"),
+    ],
+)
+def test_folder_names_from_any_text_stay_plain(value: str, folder: str) -> None:
+    from dicomtui.core.storage import safe_folder
+
+    assert safe_folder(value, "none") == folder

@@ -254,3 +254,59 @@ def test_receiver_stops_promptly_on_signal(tmp_path: Path, processes: Processes,
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("", port))
         sock.listen()
+
+
+def test_patient_study_series_layout_with_extension(tmp_path: Path, processes: Processes) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox, "--layout", "patient", "-fe", ".dcm")
+    study = "1.2.826.0.1.3680043.8.498.100"
+    series = ["1.2.826.0.1.3680043.8.498.101", "1.2.826.0.1.3680043.8.498.102"]
+    sources = [
+        make_object(
+            tmp_path / f"{n}.dcm",
+            CT_IMAGE,
+            patient_id="../../ID 7/x",
+            study_uid=study,
+            series_uid=series[n % 2],
+        )
+        for n in range(4)
+    ]
+    hostile_uid = make_object(tmp_path / "odd.dcm", CT_IMAGE, patient_id="", study_uid="..")
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(tmp_path), "-v"])
+    log = Processes.stop(scp, signal.SIGINT)
+
+    assert result.returncode == 0, result.stderr
+    for n, source in enumerate(sources):
+        sent = inspect_file(source)
+        stored = inbox / "ID_7_x" / study / series[n % 2] / f"CT.{sent.sop_instance}.dcm"  # type: ignore[union-attr]
+        assert dataset_bytes(stored) == dataset_bytes(source)
+        assert f"Storing DICOM file: {stored.relative_to(inbox)}" in log
+    odd = inspect_file(hostile_uid)
+    (stored_odd,) = inbox.glob(f"no-patient-id/*/*/CT.{odd.sop_instance}.dcm")  # type: ignore[union-attr]
+    assert stored_odd.parent.parent.name.startswith("no-study-uid-")
+    assert dataset_bytes(stored_odd) == dataset_bytes(hostile_uid)
+    assert all(p.resolve().is_relative_to(inbox.resolve()) for p in inbox.rglob("*"))
+
+
+def test_study_layout_keeps_duplicates_before_the_extension(
+    tmp_path: Path, processes: Processes
+) -> None:
+    inbox = tmp_path / "inbox"
+    port, scp = start_scp(processes, inbox, "--layout", "study", "--filename-extension", ".dcm")
+    source = make_object(tmp_path / "a.dcm", CT_IMAGE, study_uid="1.2.3.4")
+    for _ in range(2):
+        assert run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(source)]).returncode == 0
+    Processes.stop(scp, signal.SIGINT)
+
+    uid = inspect_file(source).sop_instance  # type: ignore[union-attr]
+    assert sorted(p.name for p in (inbox / "1.2.3.4").iterdir()) == [
+        f"CT.{uid}.dcm",
+        f"CT.{uid}~2.dcm",
+    ]
+
+
+def test_a_bad_extension_is_refused_before_listening() -> None:
+    result = run([*DICOMTUI, "storescp", "0", "-fe", "/../x"])
+    assert result.returncode == 2
+    assert "extension must be a dot" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import os
 import ssl
 import threading
 import time
@@ -47,7 +48,10 @@ from dicomtui.core.storage import (
     PARTIAL_SUFFIX,
     DuplicatePolicy,
     DuplicateRefused,
+    StorageLayout,
     UnsafePath,
+    folder_inside,
+    layout_folders,
     object_filename,
     place_received_file,
     spool_directory,
@@ -110,6 +114,9 @@ class ReceiverSettings:
     ignore: bool = False
     echo: bool = True
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
+    layout: StorageLayout = StorageLayout.FLAT
+    #: Added to every stored file's name (``.dcm``); empty as in the manual.
+    filename_extension: str = ""
     #: Associations open at once (only peers that asked count, not idle sockets).
     max_associations: int = 10
     #: Connections open at once, associated or not.
@@ -357,10 +364,11 @@ class Receiver:
             size = 0
         assoc_id = association_id(event.assoc)
 
+        summary: dict[str, str] = {}
+
         def publish(
             status: int, filename: str = "", path: Path | None = None, error: str = ""
         ) -> int:
-            summary = summarize(path, transfer_syntax) if path is not None else {}
             self.bus.publish(
                 ObjectReceived(
                     side=Side.RECEIVER,
@@ -382,29 +390,39 @@ class Receiver:
             )
             return status
 
+        filename = object_filename(sop_class, sop_instance, s.filename_extension)
         failure = getattr(getattr(req, "_dataset_file", None), "failure", "")
         if failure:  # the disk refused part of it: nothing is kept
             partial.unlink(missing_ok=True)
-            return publish(
-                STATUS_OUT_OF_RESOURCES, object_filename(sop_class, sop_instance), error=failure
-            )
+            return publish(STATUS_OUT_OF_RESOURCES, filename, error=failure)
         if s.ignore:
             return publish(STATUS_SUCCESS)
 
-        filename = object_filename(sop_class, sop_instance)
+        summary = summarize(partial, transfer_syntax)
         try:
             if not self._output_directory.is_dir():
                 self._output_directory.mkdir(parents=True, exist_ok=True)
-            final = place_received_file(partial, self._output_directory, filename, s.duplicates)
+            folders = layout_folders(s.layout, summary)
+            folder = folder_inside(self._output_directory, folders)
+            final = place_received_file(
+                partial,
+                folder,
+                object_filename(sop_class, sop_instance),
+                s.duplicates,
+                s.filename_extension,
+            )
         except DuplicateRefused:
             return publish(
                 STATUS_DUPLICATE, filename, error="an object with this UID exists already"
             )
         except UnsafePath as exc:
+            partial.unlink(missing_ok=True)
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=str(exc))
         except OSError as exc:
             partial.unlink(missing_ok=True)
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=exc.strerror or str(exc))
+        if folders:  # the log names the sub-folders too
+            filename = os.path.join(*folders, filename)
         return publish(STATUS_SUCCESS, filename, final)
 
     def _on_dimse_recv(self, event: Any) -> None:

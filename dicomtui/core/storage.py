@@ -36,6 +36,17 @@ class DuplicatePolicy(StrEnum):
     REFUSE = "refuse"
 
 
+class StorageLayout(StrEnum):
+    """Where under the output folder a received object goes."""
+
+    #: ``PREFIX.UID`` directly in the output folder (the storescp manual).
+    FLAT = "flat"
+    #: ``<Study Instance UID>/PREFIX.UID`` (DCMTK's ``--sort-on-study-uid``).
+    STUDY = "study"
+    #: ``<Patient ID>/<Study Instance UID>/<Series Instance UID>/PREFIX.UID``.
+    PATIENT = "patient"
+
+
 class DuplicateRefused(Exception):
     """The object exists already and the policy is to refuse it."""
 
@@ -60,9 +71,53 @@ def safe_uid(uid: str) -> str:
     return cleaned
 
 
-def object_filename(sop_class: str, sop_instance: str) -> str:
+def object_filename(sop_class: str, sop_instance: str, extension: str = "") -> str:
     """``<modality prefix>.<SOP Instance UID>``, the name the storescp manual prints."""
-    return f"{modality_prefix(sop_class)}.{safe_uid(sop_instance)}"
+    return f"{modality_prefix(sop_class)}.{safe_uid(sop_instance)}{extension}"
+
+
+_UNSAFE_FOLDER = re.compile(r"(?:[^A-Za-z0-9._-]|\.\.)+")
+_MAX_FOLDER_CHARS = 64
+
+
+def safe_folder(value: str, missing: str) -> str:
+    """A folder name made of any text (a Patient ID may hold ``/`` or ``..``)."""
+    cleaned = _UNSAFE_FOLDER.sub("_", value.strip(" \x00")).strip("._")
+    if not cleaned:
+        if not value.strip(" \x00"):
+            return missing
+        digest = hashlib.sha1(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return f"{missing}-{digest}"
+    if len(cleaned) > _MAX_FOLDER_CHARS:
+        digest = hashlib.sha1(cleaned.encode()).hexdigest()[:16]
+        return f"{cleaned[: _MAX_FOLDER_CHARS - 17]}_{digest}"
+    return cleaned
+
+
+def layout_folders(layout: StorageLayout, summary: dict[str, str]) -> tuple[str, ...]:
+    """The sub-folders (each a plain name) an object goes into under the output folder."""
+    if layout is StorageLayout.FLAT:
+        return ()
+    study = safe_folder(summary.get("StudyInstanceUID", ""), "no-study-uid")
+    if layout is StorageLayout.STUDY:
+        return (study,)
+    return (
+        safe_folder(summary.get("PatientID", ""), "no-patient-id"),
+        study,
+        safe_folder(summary.get("SeriesInstanceUID", ""), "no-series-uid"),
+    )
+
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")
+
+
+def check_extension(extension: str) -> str:
+    """``""`` or a dot and up to 8 letters or digits (``.dcm``); raises ValueError otherwise."""
+    if extension and not _EXTENSION.fullmatch(extension):
+        raise ValueError(
+            f"The file name extension must be a dot and 1 to 8 letters or digits, not {extension!r}"
+        )
+    return extension
 
 
 def path_inside(directory: Path, name: str) -> Path:
@@ -87,34 +142,46 @@ def spool_directory(output_directory: Path | None) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def place_received_file(partial: Path, directory: Path, name: str, policy: DuplicatePolicy) -> Path:
-    """Move a completely received file to its final name; returns that path.
+def folder_inside(directory: Path, folders: tuple[str, ...]) -> Path:
+    """``directory/folders...``, made if missing; every part must be a plain name."""
+    for folder in folders:
+        directory = path_inside(directory, folder)
+    if folders:
+        os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def place_received_file(
+    partial: Path, directory: Path, name: str, policy: DuplicatePolicy, extension: str = ""
+) -> Path:
+    """Move a completely received file to ``name + extension``; returns its path.
 
     The partial file is renamed (or, across file systems, copied beside the final
     name and then renamed), so a reader never sees a half-written object under a
-    final name.
+    final name. A kept duplicate is ``name~2 + extension``.
     """
-    final = path_inside(directory, name)
+    final = path_inside(directory, name + extension)
     try:
-        return _place(partial, final, policy)
+        return _place(partial, final, policy, extension)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    return _place(_copy_beside(partial, directory), final, policy)
+    return _place(_copy_beside(partial, directory), final, policy, extension)
 
 
-def _place(partial: Path, final: Path, policy: DuplicatePolicy) -> Path:
+def _place(partial: Path, final: Path, policy: DuplicatePolicy, extension: str) -> Path:
     if policy is DuplicatePolicy.OVERWRITE:
         os.replace(partial, final)
         return final
     candidate = final
+    stem = final.name.removesuffix(extension) if extension else final.name
     for number in range(2, 100_000):
         if _link_if_absent(partial, candidate):
             return candidate
         if policy is DuplicatePolicy.REFUSE:
             partial.unlink(missing_ok=True)
             raise DuplicateRefused(f"{final.name} exists already")
-        candidate = final.with_name(f"{final.name}~{number}")
+        candidate = final.with_name(f"{stem}~{number}{extension}")
     raise FileExistsError(errno.EEXIST, "too many copies", str(final))
 
 

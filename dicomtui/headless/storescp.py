@@ -14,7 +14,7 @@ from dicomtui.core.admission import parse_networks
 from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level, LogMessage, Side
 from dicomtui.core.receiver import PreferredSyntax, Receiver, ReceiverSettings
-from dicomtui.core.storage import DuplicatePolicy
+from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -78,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="when a file of the same name exists: keep both (default, adds ~2, ~3...), "
         "overwrite, or refuse the object with status 0x0111",
     )
+    out.add_argument(
+        "--layout",
+        choices=[layout.value for layout in StorageLayout],
+        default=StorageLayout.FLAT.value,
+        help="flat: PREFIX.UID in the output folder (default); study: in a folder per "
+        "Study Instance UID; patient: in Patient ID/Study UID/Series UID folders",
+    )
+    out.add_argument(
+        "-fe",
+        "--filename-extension",
+        metavar="EXT",
+        default="",
+        type=extension_argument,
+        help="add EXT (such as .dcm) to every stored file's name (default: none)",
+    )
     misc = parser.add_argument_group("Miscellaneous")
     misc.add_argument("--no-echo", action="store_true", help="don't act as a verification SCP")
     misc.add_argument(
@@ -133,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def extension_argument(text: str) -> str:
+    try:
+        return check_extension(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
     return ReceiverSettings(
         port=args.port,
@@ -147,6 +169,8 @@ def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
         ignore=args.ignore,
         echo=not args.no_echo,
         duplicates=DuplicatePolicy(args.duplicates),
+        layout=StorageLayout(args.layout),
+        filename_extension=args.filename_extension,
         max_associations=args.max_associations,
         max_connections=args.max_connections,
         handshake_timeout=args.handshake_timeout,
