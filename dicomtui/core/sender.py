@@ -38,6 +38,8 @@ from dicomtui.core.events import (
     FileSending,
     FileSent,
     FileSkipped,
+    Level,
+    LogMessage,
     SendFinished,
     SendProgress,
     SendStarted,
@@ -46,6 +48,7 @@ from dicomtui.core.events import (
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom
 from dicomtui.core.tracking import Tally
+from dicomtui.core.transcode import Loss, TranscodeError, decompress_file, is_decompressible
 
 DEFAULT_MAX_PDU = 16382
 #: DICOM allows at most 128 presentation contexts in one association (PS3.8 9.3.2.2).
@@ -84,6 +87,9 @@ class SenderSettings:
     request_syntax: RequestSyntax = RequestSyntax.DEFAULT
     #: storescu's -cx: propose exactly each file's SOP class and transfer syntax.
     required_contexts: bool = False
+    #: Decompress a file (losslessly, to explicit VR little endian) when the peer
+    #: accepted none of its own syntaxes but an uncompressed one for its SOP class.
+    transcode: bool = True
     recurse: bool = False
     stop_on_failure: bool = False
     bind_address: str = ""
@@ -106,6 +112,15 @@ def client_tls_context(settings: SenderSettings) -> ssl.SSLContext | None:
 
 ContextKey = tuple[str, tuple[str, ...]]
 
+#: The syntaxes a decompressed (explicit VR little endian) data set can go in:
+#: pynetdicom converts between these, not to big endian.
+LITTLE_ENDIAN_UNCOMPRESSED = (EXPLICIT_LITTLE, IMPLICIT_LITTLE, DEFLATED_LITTLE)
+_REQUEST_FLAGS = {
+    RequestSyntax.LITTLE: "-xe",
+    RequestSyntax.BIG: "-xb",
+    RequestSyntax.IMPLICIT: "-xi",
+}
+
 
 def context_keys(item: DicomFile, settings: SenderSettings) -> list[ContextKey]:
     """The presentation contexts one file needs.
@@ -122,6 +137,37 @@ def context_keys(item: DicomFile, settings: SenderSettings) -> list[ContextKey]:
     if settings.request_syntax is not RequestSyntax.DEFAULT:
         return [(item.sop_class, syntaxes)]
     return [own, (item.sop_class, syntaxes)]
+
+
+def decompressed_target(sop_class: str, accepted: Iterable[tuple[str, str]]) -> str | None:
+    """The syntax a decompressed file of ``sop_class`` would go in, or None if the
+    peer accepted no little endian uncompressed syntax for it.
+
+    Explicit VR little endian when accepted (the data set is sent as decoded),
+    else the first one accepted, as pynetdicom picks it when it re-encodes.
+    """
+    syntaxes = [ts for sop, ts in accepted if sop == sop_class and ts in LITTLE_ENDIAN_UNCOMPRESSED]
+    if EXPLICIT_LITTLE in syntaxes:
+        return EXPLICIT_LITTLE
+    return syntaxes[0] if syntaxes else None
+
+
+def decompression_note(
+    item: DicomFile, target: str, loss: Loss, settings: SenderSettings
+) -> tuple[Level, str]:
+    """The log line that says a file is decompressed, why, and what its source lost."""
+    source = transfer_syntax_name(item.transfer_syntax)
+    if settings.request_syntax is RequestSyntax.DEFAULT:
+        why = f"the peer does not accept that syntax for {sop_class_name(item.sop_class)}"
+    else:
+        flag = _REQUEST_FLAGS[settings.request_syntax]
+        why = f"{flag} proposes {transfer_syntax_name(target)} only"
+    text = f"Decompressing {item.path} from {source} to {transfer_syntax_name(target)}: {why}"
+    if loss is Loss.NONE:
+        return Level.INFO, text
+    verb = "was" if loss is Loss.LOSSY else "may have been"
+    text += f"; the pixel data {verb} lossy-compressed at source (nothing further is lost)"
+    return Level.WARNING, text
 
 
 @dataclass
@@ -349,9 +395,10 @@ class SendJob:
 
         for sop_class, _syntaxes in batch.keys:
             ensure_storage_class(sop_class)
-        accepted = {
+        # In the order of the contexts: pynetdicom picks the first it can convert to.
+        accepted = dict.fromkeys(
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
-        }
+        )
         error = ""
         try:
             for message_id, item in enumerate(batch.files, start=1):
@@ -395,7 +442,7 @@ class SendJob:
         return error
 
     def _send_one(
-        self, assoc: Any, item: DicomFile, message_id: int, accepted: set[tuple[str, str]]
+        self, assoc: Any, item: DicomFile, message_id: int, accepted: dict[tuple[str, str], None]
     ) -> tuple[int | None, str, bool]:
         """Send one file: the response status (None if there was none), a problem,
         and whether the association is unusable now (no response came)."""
@@ -407,6 +454,9 @@ class SendJob:
                 sop_class=item.sop_class,
             )
         )
+        target = None
+        if self.settings.transcode and is_decompressible(item.transfer_syntax):
+            target = decompressed_target(item.sop_class, accepted)
         try:
             if (item.sop_class, item.transfer_syntax) in accepted:
                 # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
@@ -417,6 +467,15 @@ class SendJob:
             ):
                 # Another uncompressed syntax was accepted: pynetdicom re-encodes.
                 response = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
+            elif target is not None:
+                # Compressed, and the peer took only uncompressed syntaxes: decode.
+                try:
+                    decoded = decompress_file(item.path)
+                except TranscodeError as exc:
+                    return None, str(exc), False
+                level, text = decompression_note(item, target, decoded.loss, self.settings)
+                self.bus.publish(LogMessage(side=Side.SENDER, level=level, text=text))
+                response = assoc.send_c_store(decoded.dataset, msg_id=message_id)
             else:
                 return (
                     None,

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-r", "--recurse", action="store_true", help="recursively search the given directory"
     )
     add_network_options(parser, scp=False)
-    group = parser.add_argument_group("Transfer Syntax Options").add_mutually_exclusive_group()
+    syntax_options = parser.add_argument_group("Transfer Syntax Options")
+    group = syntax_options.add_mutually_exclusive_group()
     for flags, value, text in (
         (
             ("-xe", "--request-little"),
@@ -57,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     ):
         group.add_argument(*flags, dest="request", action="store_const", const=value, help=text)
+    syntax_options.add_argument(
+        "--no-transcode",
+        dest="transcode",
+        action="store_false",
+        help=(
+            "never decompress: a compressed file the peer accepts in none of its own "
+            "syntaxes fails (default: decode it, losslessly, and send it in explicit VR "
+            "little endian or another uncompressed syntax the peer accepted)"
+        ),
+    )
     misc = parser.add_argument_group("Miscellaneous Options")
     misc.add_argument(
         "-cx",
@@ -88,6 +99,7 @@ def settings_from_args(args: argparse.Namespace) -> SenderSettings:
         max_pdu=args.max_pdu,
         request_syntax=args.request or RequestSyntax.DEFAULT,
         required_contexts=args.required_contexts,
+        transcode=args.transcode,
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
         bind_address=args.bind_address,

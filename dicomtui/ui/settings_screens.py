@@ -273,6 +273,7 @@ class SenderOptionsScreen(SettingsForm):
                 "Transfer syntaxes",
                 Select(REQUEST_CHOICES, value=s.request_syntax, allow_blank=False, id="syntax"),
             ),
+            ("Decompress if the peer refuses", Switch(s.transcode, id="transcode")),
             ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
@@ -294,6 +295,7 @@ class SenderOptionsScreen(SettingsForm):
             calling_ae_title=parse_ae_title(self.value("calling"), "calling AE title"),
             required_contexts=bool(self.value("cx")),
             request_syntax=self.value("syntax"),
+            transcode=bool(self.value("transcode")),
             stop_on_failure=bool(self.value("stop")),
             max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
