@@ -14,7 +14,9 @@ from dicomtui.ui.commands import COMMANDS
 TIPS = (
     "In the file browser: Space selects a file or folder (folders are sent with everything"
     " inside), Enter opens a folder. In the associations table: Enter shows only that"
-    " association in the log (Ctrl+A shows all again). Ctrl+P opens the command palette."
+    " association in the log (Ctrl+A shows all again). In the received objects table: Enter"
+    " inspects the stored file (F10 inspects the file under the cursor, there or in the"
+    " browser). Ctrl+P opens the command palette."
 )
 
 
