@@ -10,6 +10,8 @@ associations, the sender with its progress, and the debug log.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import tempfile
 import threading
 import time
@@ -23,10 +25,13 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from dicomtui.core.bus import EventBus
+from dicomtui.core.config import Node
 from dicomtui.core.events import AssociationRequested, Side
 from dicomtui.core.receiver import ReceiverSettings
 from dicomtui.core.sender import SenderSettings, SendJob
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
+from dicomtui.ui.inspect_screen import DicomPicture, InspectScreen
+from dicomtui.ui.nodes_screen import NodesScreen
 
 HERE = Path(__file__).parent
 SIZE = (160, 48)
@@ -148,13 +153,64 @@ async def shoot(work: Path) -> None:
         app.save_screenshot("debug-log.svg", str(HERE))
         app.screen.minimize()
         app.sender_pane.file_tree.focus()
+
+        # Inspect a file of the browser: its tags beside its picture.
+        folder = tree.root.children[0]
+        folder.expand()
+        await wait_for(pilot, lambda: len(folder.children) > 0)
+        tree.move_cursor(folder.children[0])
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+        screen = app.screen
+        assert isinstance(screen, InspectScreen)
+        await wait_for(pilot, lambda: screen.loaded)
+        await wait_for(pilot, lambda: screen.query_one(DicomPicture).picture is not None)
+        await pilot.pause(0.3)
+        app.save_screenshot("inspect.svg", str(HERE))
+        await pilot.press("escape")
+
+        # The address book after "echo all": who answers.
+        app.settings_file.nodes = [
+            Node("THIS-APP", "127.0.0.1", port, "DICOMTUI"),
+            Node("PACS", "127.0.0.1", closed_port(), "ORTHANC", tls=False),
+            Node("CT-SCANNER", "127.0.0.1", port, "CT_SCANNER_01", calling_ae_title="WS1"),
+        ]
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NodesScreen))
+        await pilot.press("x")
+        nodes = app.screen
+        assert isinstance(nodes, NodesScreen)
+        await wait_for(
+            pilot, lambda: all(a.startswith(("yes", "no")) for a in nodes.answers.values())
+        )
+        await pilot.pause(0.3)
+        app.save_screenshot("address-book.svg", str(HERE))
+        await pilot.press("escape")
         await pilot.press("ctrl+q")
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (the PACS that does not answer)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+SHOTS = (
+    "receiver-live-associations.svg",
+    "sender-progress.svg",
+    "debug-log.svg",
+    "inspect.svg",
+    "address-book.svg",
+)
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as work:
+        # Never the user's own config file.
+        os.environ["DICOMTUI_CONFIG"] = str(Path(work) / "config.toml")
         asyncio.run(shoot(Path(work)))
-    for name in ("receiver-live-associations.svg", "sender-progress.svg", "debug-log.svg"):
+    for name in SHOTS:
         print(HERE / name)
 
 

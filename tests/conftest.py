@@ -15,6 +15,14 @@ from dicomtui.core.events import Event
 from dicomtui.core.receiver import Receiver, ReceiverSettings
 
 
+@pytest.fixture(autouse=True)
+def own_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every process it starts) gets its own config file, never the user's."""
+    path = tmp_path / "config" / "config.toml"
+    monkeypatch.setenv("DICOMTUI_CONFIG", str(path))
+    return path
+
+
 @pytest.fixture
 def processes() -> Iterator[Processes]:
     procs = Processes()

@@ -310,3 +310,46 @@ def test_a_bad_extension_is_refused_before_listening() -> None:
     result = run([*DICOMTUI, "storescp", "0", "-fe", "/../x"])
     assert result.returncode == 2
     assert "extension must be a dot" in result.stderr
+
+
+def test_reports_of_a_send_and_of_the_receiver(tmp_path: Path, processes: Processes) -> None:
+    import csv
+    import json
+
+    inbox = tmp_path / "inbox"
+    received_report = tmp_path / "reports" / "received.json"
+    port, scp = start_scp(processes, inbox, "--report", str(received_report))
+    folder = tmp_path / "send"
+    folder.mkdir()
+    sources = [make_object(folder / f"{n}.dcm", CT_IMAGE) for n in range(3)]
+    (folder / "notes.txt").write_text("not DICOM")
+    sent_report = tmp_path / "sent.csv"
+
+    result = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), str(folder), "--report", str(sent_report)]
+    )
+    Processes.stop(scp, signal.SIGINT)
+
+    assert result.returncode == 0, result.stderr
+    with sent_report.open(newline="") as fp:
+        rows = list(csv.DictReader(fp))
+    by_file = {row["file"]: row for row in rows}
+    for source in sources:
+        row = by_file[str(source)]
+        assert row["sop_instance"] == inspect_file(source).sop_instance  # type: ignore[union-attr]
+        assert (row["status"], row["result"], row["sop_class"]) == ("0x0000", "Success", "CT")
+        assert int(row["bytes"]) == source.stat().st_size
+        assert row["peer"] == f"127.0.0.1:{port}" and float(row["seconds"]) >= 0
+    skipped = by_file[str(folder / "notes.txt")]
+    assert skipped["result"] == "Skipped" and "DICOM" in skipped["error"]
+
+    received = json.loads(received_report.read_text())
+    assert received["left_out"] == 0
+    objects = received["objects"]
+    assert sorted(o["sop_instance"] for o in objects) == sorted(
+        inspect_file(s).sop_instance  # type: ignore[union-attr]
+        for s in sources
+    )
+    for entry in objects:
+        assert entry["result"] == "Success" and entry["ae_title"] == "STORESCU"
+        assert dataset_bytes(Path(entry["file"])) in {dataset_bytes(s) for s in sources}

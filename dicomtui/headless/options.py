@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level
+from dicomtui.core.report import TransferReport, write_report
 
 DEFAULT_MAX_PDU = 16382
 
@@ -156,3 +160,33 @@ def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
 
 def optional_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
+
+
+def add_report_option(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help=f"write what happened to each object (UID, file, status, bytes, time) to FILE "
+        f"{when}: CSV, or JSON if FILE ends in .json",
+    )
+
+
+def report_writer(args: argparse.Namespace, bus: EventBus) -> Callable[[], None]:
+    """Subscribe a report to ``bus`` if ``--report`` was given; call the result to write it."""
+    if not args.report:
+        return lambda: None
+    report = TransferReport()
+    bus.subscribe(report)
+    path = Path(args.report).expanduser()
+
+    def write() -> None:
+        try:
+            count = write_report(report, path)
+        except OSError as exc:
+            print(f"E: Cannot write the report {path}: {exc.strerror or exc}", file=sys.stderr)
+            return
+        level = threshold(args)
+        if level is not None and level <= Level.INFO:
+            print(f"I: Report of {count} objects written to {path}", file=sys.stderr)
+
+    return write

@@ -18,9 +18,11 @@ from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extensio
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
+    add_report_option,
     add_tls_options,
     check_common,
     optional_path,
+    report_writer,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="close connections that send no association request within this (default: 5)",
     )
     add_tls_options(parser, scp=True)
+    add_report_option(parser, "when the receiver stops")
     parser.add_argument("--version", action="version", version=f"dicomtui storescp {__version__}")
     return parser
 
@@ -208,6 +211,7 @@ def main(argv: list[str]) -> int:
         )
         bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
 
+    write_report = report_writer(args, bus)
     receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=lambda: printer.wants_debug)
     try:
         receiver.start()
@@ -226,4 +230,5 @@ def main(argv: list[str]) -> int:
     while not stop.wait(0.2):
         pass
     receiver.stop()
+    write_report()
     return 0

@@ -16,9 +16,11 @@ from dicomtui.core.sender import RequestSyntax, SenderSettings, SendJob
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
+    add_report_option,
     add_tls_options,
     check_common,
     optional_path,
+    report_writer,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first object the peer does not store (default: go on with the rest)",
     )
     add_tls_options(parser, scp=False)
+    add_report_option(parser, "when the send ends")
     parser.add_argument("--version", action="version", version=f"dicomtui storescu {__version__}")
     return parser
 
@@ -128,6 +131,7 @@ def main(argv: list[str]) -> int:
         )
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
+    write_report = report_writer(args, bus)
     job = SendJob(
         settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug
     )
@@ -148,6 +152,7 @@ def main(argv: list[str]) -> int:
         return 130
 
     result = job.result
+    write_report()
     if result is None:
         return 1
     total = result.sent + result.warned + result.failed + result.not_attempted

@@ -16,20 +16,27 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from dicomtui.core.bus import EventBus, EventQueue
+from dicomtui.core.config import AppPreferences, Config, Node, default_config_path, save_config
 from dicomtui.core.echo import echo
-from dicomtui.core.events import Level, LogMessage, Side
+from dicomtui.core.events import EchoResult, Level, LogMessage, Side
 from dicomtui.core.receiver import Receiver, ReceiverSettings
+from dicomtui.core.report import TransferReport, write_report
 from dicomtui.core.sender import SenderSettings, SendJob
 from dicomtui.ui.commands import BINDINGS, COMMANDS
 from dicomtui.ui.help_screen import HelpScreen
+from dicomtui.ui.inspect_screen import InspectScreen
 from dicomtui.ui.log_pane import LEVEL_NAMES, LogPane
 from dicomtui.ui.messages import EventsPending
+from dicomtui.ui.nodes_screen import NodesScreen
+from dicomtui.ui.preferences_screen import PreferencesScreen
 from dicomtui.ui.receiver_pane import ReceiverPane
+from dicomtui.ui.report_screen import ReportChoice, ReportScreen
 from dicomtui.ui.sender_pane import SenderPane
 from dicomtui.ui.settings_screens import ReceiverSettingsScreen, SenderOptionsScreen
 
@@ -54,6 +61,8 @@ class LaunchConfig:
     start_receiver: bool = True
     #: Problems found before the app opened, shown once it has.
     notices: list[str] = field(default_factory=list)
+    #: The config file: where changes made in the app are saved.
+    settings: Config | None = None
 
 
 class DicomTuiApp(App[None]):
@@ -66,6 +75,9 @@ class DicomTuiApp(App[None]):
         self.config = config
         self.receiver_settings = config.receiver
         self.sender_settings = config.sender
+        self.settings_file = config.settings or Config(
+            path=default_config_path(), receiver=config.receiver, sender=config.sender
+        )
         self.clock = clock
         self.bus = EventBus()
         self.queue = EventQueue(self._wake)
@@ -74,6 +86,9 @@ class DicomTuiApp(App[None]):
         self._receiver_done = threading.Event()
         self._receiver_done.set()
         self.send_job: SendJob | None = None
+        #: What happened to each object, for export (Ctrl+E).
+        self.receiver_report = TransferReport()
+        self.send_report = TransferReport()
         self._last_drain = 0.0
         self._drain_interval = DRAIN_INTERVAL
         self._drain_scheduled = False
@@ -112,6 +127,7 @@ class DicomTuiApp(App[None]):
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self.sub_title = "Storage SCP and SCU"
         self.receiver_pane.update_status()
+        self._apply_preferences()
         for notice in self.config.notices:
             self.bus.publish(LogMessage(side=Side.RECEIVER, level=Level.ERROR, text=notice))
             self.notify(notice, severity="error", timeout=10)
@@ -148,17 +164,30 @@ class DicomTuiApp(App[None]):
         self._drain_interval = BUSY_DRAIN_INTERVAL if busy else DRAIN_INTERVAL
         if not events and not dropped:
             return
+        try:
+            receiver_pane, sender_pane, log_pane = (
+                self.receiver_pane,
+                self.sender_pane,
+                self.log_pane,
+            )
+        except NoMatches:  # the app is closing and its panes are gone
+            return
+        self.receiver_report.add_events(e for e in events if e.side is Side.RECEIVER)
+        self.send_report.add_events(e for e in events if e.side is Side.SENDER)
         now = self.clock()
         with self.batch_update():
-            self.receiver_pane.apply(events, now)
-            self.sender_pane.apply(events, now)
-            self.log_pane.add_events(events, dropped)
+            receiver_pane.apply(events, now)
+            sender_pane.apply(events, now)
+            log_pane.add_events(events, dropped)
 
     def _tick(self) -> None:
         now = self.clock()
-        self.receiver_pane.tick(now)
-        if self.send_job is not None and self.sender_pane.progress.finished is None:
-            self.sender_pane.update_progress(now)
+        try:
+            receiver_pane, sender_pane = self.receiver_pane, self.sender_pane
+        except NoMatches:  # closing
+            return
+        receiver_pane.tick(now)
+        sender_pane.tick(now)
 
     def wants_pdu_dumps(self) -> bool:
         """Asked on pynetdicom's threads; reads one attribute."""
@@ -259,6 +288,7 @@ class DicomTuiApp(App[None]):
             dataclasses.replace(settings, recurse=True), paths, self.bus, self.wants_pdu_dumps
         )
         self.send_job = job
+        self.send_report = TransferReport()
         self.sender_pane.reset_results()
         self.sender_pane.set_sending(True)
         self._run_send(job)
@@ -288,6 +318,8 @@ class DicomTuiApp(App[None]):
             if settings is not None:
                 self.stop_receiver()
                 self.start_receiver(settings)
+                self.settings_file.receiver = settings
+                self.save_settings()
 
         self.push_screen(ReceiverSettingsScreen(self.receiver_settings), apply)
 
@@ -295,8 +327,69 @@ class DicomTuiApp(App[None]):
         def apply(settings: SenderSettings | None) -> None:
             if settings is not None:
                 self.sender_settings = settings
+                self.settings_file.sender = settings
+                self.save_settings()
 
         self.push_screen(SenderOptionsScreen(self.sender_settings), apply)
+
+    def action_nodes(self) -> None:
+        def echo_node(node: Node) -> EchoResult:
+            return echo(node.sender_settings(self.sender_settings), self.bus, self.wants_pdu_dumps)
+
+        def nodes_changed(nodes: list[Node]) -> None:
+            self.settings_file.nodes = nodes
+            self.save_settings()
+
+        def picked(node: Node | None) -> None:
+            if node is None:
+                return
+            self.sender_settings = node.sender_settings(self.sender_settings)
+            s = self.sender_settings
+            self.sender_pane.set_destination(s.host, s.port, s.called_ae_title)
+            self.settings_file.app.destination = node.name
+            self.save_settings()
+            self.notify(f"Sending to {node.name}: {s.called_ae_title} at {s.host}:{s.port}")
+
+        self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, nodes_changed), picked)
+
+    def action_preferences(self) -> None:
+        def apply(result: tuple[AppPreferences, dict[str, str]] | None) -> None:
+            if result is not None:
+                self.settings_file.app, self.settings_file.keys = result
+                self._apply_preferences()
+                self.save_settings()
+
+        self.push_screen(
+            PreferencesScreen(
+                self.settings_file.app, self.settings_file.keys, list(self.available_themes)
+            ),
+            apply,
+        )
+
+    def _apply_preferences(self) -> None:
+        preferences = self.settings_file.app
+        if preferences.theme in self.available_themes:
+            self.theme = preferences.theme
+        else:
+            self.notify(f"No theme named {preferences.theme!r}", severity="warning")
+        level = {name: level for level, name in LEVEL_NAMES.items()}[preferences.log_level]
+        self.log_pane.level = level
+        self._debug = level <= Level.DEBUG
+        known = {c.id for c in COMMANDS}
+        unknown = sorted(set(self.settings_file.keys) - known)
+        if unknown:
+            self.notify(f"Unknown commands in [keys]: {', '.join(unknown)}", severity="warning")
+        self.set_keymap({k: v for k, v in self.settings_file.keys.items() if k in known})
+
+    def save_settings(self) -> None:
+        """Write the config file; a failure is said, never fatal."""
+        try:
+            save_config(self.settings_file)
+        except OSError as exc:
+            self.notify(
+                f"Could not save {self.settings_file.path}: {exc.strerror or exc}",
+                severity="error",
+            )
 
     def action_send(self) -> None:
         self.send_paths(self.sender_pane.selected)
@@ -345,12 +438,50 @@ class DicomTuiApp(App[None]):
             return
         self.notify(f"Saved {count} lines to {path}")
 
+    def action_inspect(self) -> None:
+        """Inspect the received object under the cursor when that table has the focus,
+        else the file under the browser's cursor."""
+        if isinstance(self.screen, InspectScreen):
+            return
+        focused = self.focused
+        if focused is not None and focused.id == "received":
+            path = self.receiver_pane.received_path()
+            if path is None:
+                self.notify("That object was not stored: there is no file to inspect")
+                return
+        else:
+            node = self.sender_pane.file_tree.cursor_node
+            if node is None or node.data is None or node.data.path.is_dir():
+                self.notify("Move the browser's cursor to a file to inspect it", severity="warning")
+                return
+            path = node.data.path
+        self.inspect(path)
+
+    def inspect(self, path: Path) -> None:
+        self.push_screen(InspectScreen(path))
+
+    def action_export_report(self) -> None:
+        def export(choice: ReportChoice | None) -> None:
+            if choice is None:
+                return
+            report = self.receiver_report if choice.receiver else self.send_report
+            try:
+                count = write_report(report, choice.path)
+            except OSError as exc:
+                self.notify(
+                    f"Could not write {choice.path}: {exc.strerror or exc}", severity="error"
+                )
+                return
+            left_out = f" (the {report.left_out} oldest were not kept)" if report.left_out else ""
+            self.notify(f"Wrote {count} objects to {choice.path}{left_out}")
+
+        self.push_screen(ReportScreen(Path.cwd()), export)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.current_keys()))
 
     def current_keys(self) -> dict[str, str]:
-        keymap = getattr(self, "_keymap", {})
-        return {c.id: keymap.get(c.id, c.key) for c in COMMANDS}
+        return {c.id: self._keymap.get(c.id, c.key) for c in COMMANDS}
 
     async def action_quit(self) -> None:
         """Stop sending and receiving cleanly, then quit."""
@@ -378,6 +509,10 @@ class DicomTuiApp(App[None]):
         self.notify(
             f"The log shows association #{message.assoc_id} only (Ctrl+A shows all)", timeout=3
         )
+
+    @on(ReceiverPane.ObjectChosen)
+    def _object_chosen(self, message: ReceiverPane.ObjectChosen) -> None:
+        self.inspect(message.path)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

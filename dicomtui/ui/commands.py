@@ -29,6 +29,21 @@ COMMANDS: tuple[Command, ...] = (
         "Receiver",
         "Change the receiver's settings (port, AE title, folder, syntaxes, timeouts...)",
     ),
+    Command(
+        "app.nodes",
+        "ctrl+n",
+        "nodes",
+        "Nodes",
+        "The address book: pick a destination, add, edit, delete and echo peers",
+    ),
+    Command(
+        "app.preferences",
+        "ctrl+o",
+        "preferences",
+        "Preferences",
+        "Log level, theme, start-up and keys, saved in the config file",
+        show=False,
+    ),
     Command("sender.send", "f6", "send", "Send", "Send the selected files to the destination"),
     Command("sender.echo", "f7", "echo", "Echo", "Check the destination with a C-ECHO"),
     Command(
@@ -57,9 +72,24 @@ COMMANDS: tuple[Command, ...] = (
         "Unselect every file and folder",
         show=False,
     ),
+    Command(
+        "app.report",
+        "ctrl+e",
+        "export_report",
+        "Export report",
+        "Save what happened to each object (last send, or the receiver) as CSV or JSON",
+        show=False,
+    ),
     Command("log.level", "f4", "cycle_log_level", "Log level", "Quiet, verbose or debug log"),
     Command("log.follow", "f9", "toggle_follow", "Follow", "Follow new lines or pause the log"),
-    Command("log.filter", "ctrl+f", "filter_log", "Filter", "Show only log lines with some text"),
+    Command(
+        "log.filter",
+        "ctrl+f",
+        "filter_log",
+        "Filter",
+        "Show only log lines with some text",
+        show=False,
+    ),
     Command(
         "log.all",
         "ctrl+a",
@@ -69,6 +99,13 @@ COMMANDS: tuple[Command, ...] = (
         show=False,
     ),
     Command("log.save", "ctrl+s", "save_log", "Save log", "Save the log to a file", show=False),
+    Command(
+        "app.inspect",
+        "f10",
+        "inspect",
+        "Inspect",
+        "Show the tags and the image of the file in the browser or the received object",
+    ),
 )
 
 BINDINGS: list[Binding] = [

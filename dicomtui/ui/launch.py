@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from dicomtui import __version__
+from dicomtui.core.config import CONFIG_ENV, default_config_path, load_config
 from dicomtui.core.receiver import ReceiverSettings
 from dicomtui.core.sender import SenderSettings
 
@@ -32,24 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
         "path", nargs="?", default=".", help="folder to browse for files to send (default: .)"
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"receiver port (default: {DEFAULT_PORT})"
+        "--port", type=int, help=f"receiver port (default: the config's, or {DEFAULT_PORT})"
     )
     parser.add_argument(
-        "--aet", default=DEFAULT_AE_TITLE, help=f"receiver AE title (default: {DEFAULT_AE_TITLE})"
+        "--aet", help=f"receiver AE title (default: the config's, or {DEFAULT_AE_TITLE})"
     )
     parser.add_argument(
         "--output-directory",
         "-od",
-        default=str(DEFAULT_INBOX),
-        help=f"where received objects go (default: ./{DEFAULT_INBOX})",
+        help=f"where received objects go (default: the config's, or ./{DEFAULT_INBOX})",
     )
     parser.add_argument(
-        "--bind-address", "-ba", default="", help="address to listen on (default: all)"
+        "--bind-address", "-ba", help="address to listen on (default: the config's, or all)"
     )
     parser.add_argument(
         "--dest",
-        metavar="HOST:PORT[:AET]",
-        help="where to send (default: this app's own receiver, 127.0.0.1:PORT:AET)",
+        metavar="HOST:PORT[:AET] or NODE",
+        help="where to send: an address or a node of the address book (default: the "
+        "config's destination, or this app's own receiver)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"the config file (default: ${CONFIG_ENV}, or {default_config_path()})",
     )
     parser.add_argument(
         "--no-receiver", action="store_true", help="do not start the receiver at once"
@@ -74,42 +81,70 @@ def parse_destination(text: str) -> tuple[str, int, str | None]:
     return host, int(port_text), aet or None
 
 
+def app_defaults() -> tuple[ReceiverSettings, SenderSettings]:
+    """The app's settings before any config file: receive as DICOMTUI on 11112."""
+    receiver = ReceiverSettings(
+        port=DEFAULT_PORT,
+        ae_title=DEFAULT_AE_TITLE,
+        output_directory=DEFAULT_INBOX,
+        max_pdu=DEFAULT_MAX_PDU,
+    )
+    return receiver, SenderSettings(calling_ae_title=DEFAULT_AE_TITLE)
+
+
 def config_from_args(args: argparse.Namespace) -> object:
+    """Defaults, then the config file, then the options given on the command line."""
     from dicomtui.ui.app import LaunchConfig
 
-    notices: list[str] = []
+    receiver, sender = app_defaults()
+    path = Path(args.config).expanduser() if args.config else default_config_path()
+    config, notices = load_config(path, receiver, sender)
     browse = Path(args.path).expanduser()
     if not browse.is_dir():
         what = "is not a folder" if browse.exists() else "does not exist"
         notices.append(f"{args.path} {what}; browsing {Path.cwd()} instead")
         browse = Path.cwd()
-    port = args.port
-    if not 0 <= port <= 65535:
-        notices.append(f"Port {port} is not a port; using {DEFAULT_PORT} (F2 changes it)")
-        port = DEFAULT_PORT
-    receiver = ReceiverSettings(
-        port=port,
-        ae_title=args.aet[:16],
-        bind_address=args.bind_address,
-        output_directory=Path(args.output_directory).expanduser(),
-        max_pdu=DEFAULT_MAX_PDU,
+    receiver = config.receiver
+    if args.port is not None:
+        if 0 <= args.port <= 65535:
+            receiver = dataclasses.replace(receiver, port=args.port)
+        else:
+            notices.append(f"Port {args.port} is not a port; using {receiver.port} (F2 changes it)")
+    if args.aet is not None:
+        receiver = dataclasses.replace(receiver, ae_title=args.aet[:16])
+    if args.output_directory is not None:
+        receiver = dataclasses.replace(
+            receiver, output_directory=Path(args.output_directory).expanduser()
+        )
+    if args.bind_address is not None:
+        receiver = dataclasses.replace(receiver, bind_address=args.bind_address)
+    sender = config.sender
+    if args.aet is not None:
+        sender = dataclasses.replace(sender, calling_ae_title=args.aet[:16])
+    sender = dataclasses.replace(
+        sender, host="127.0.0.1", port=receiver.port, called_ae_title=receiver.ae_title
     )
-    host, dest_port, called = "127.0.0.1", port, args.aet[:16]
-    if args.dest:
+    wanted = args.dest or config.app.destination
+    node = config.node(wanted) if wanted else None
+    if node is not None:
+        sender = node.sender_settings(sender)
+    elif args.dest:
         try:
-            host, dest_port, given = parse_destination(args.dest)
-            called = given or "ANY-SCP"
+            host, port, called = parse_destination(args.dest)
+            sender = dataclasses.replace(
+                sender, host=host, port=port, called_ae_title=called or "ANY-SCP"
+            )
         except ValueError as exc:
             notices.append(str(exc))
-    sender = SenderSettings(
-        host=host, port=dest_port, called_ae_title=called, calling_ae_title=args.aet[:16]
-    )
+    elif wanted:
+        notices.append(f"No node named {wanted!r} in the address book; sending to this app")
     return LaunchConfig(
         receiver=receiver,
         sender=sender,
         browse_path=browse.resolve(),
-        start_receiver=not args.no_receiver,
+        start_receiver=not args.no_receiver and config.app.start_receiver,
         notices=notices,
+        settings=config,
     )
 
 

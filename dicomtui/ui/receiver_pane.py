@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -28,6 +29,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
+from dicomtui.ui.throughput_line import ThroughputLine
 
 ASSOCIATION_COLUMNS = (
     ("id", "#"),
@@ -66,12 +68,21 @@ class ReceiverPane(Vertical):
             super().__init__()
             self.assoc_id = assoc_id
 
+    class ObjectChosen(Message):
+        """Enter on a received object that was stored: inspect its file."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
     def __init__(self, *, max_rows: int = 500, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Receiver"
         self.tracker = AssociationTracker(Side.RECEIVER)
         self.max_rows = max_rows
         self._received_keys: deque[str] = deque()
+        #: Row key of the received objects table -> the stored file.
+        self._received_paths: dict[str, Path] = {}
         self._received_count = 0
         self.stored = 0
         self.failed = 0
@@ -80,6 +91,7 @@ class ReceiverPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Stopped", id="receiver-status")
+        yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
         yield Static("Associations", classes="table-title")
         associations: DataTable[str] = DataTable(
             id="associations", cursor_type="row", zebra_stripes=True
@@ -99,6 +111,7 @@ class ReceiverPane(Vertical):
         mine = [e for e in events if e.side is Side.RECEIVER]
         if not mine:
             return
+        self.query_one(ThroughputLine).add_events(mine)
         for event in mine:
             if isinstance(event, ReceiverStarted):
                 where = f"{event.address or '*'}:{event.port}"
@@ -160,6 +173,7 @@ class ReceiverPane(Vertical):
 
     def tick(self, now: float) -> None:
         """Keep the durations and rates of open associations moving."""
+        self.query_one(ThroughputLine).tick(now)
         table: DataTable[str] = self.query_one("#associations", DataTable)
         for row in self.tracker.rows.values():
             if not row.finished and str(row.assoc_id) in table.rows:
@@ -199,13 +213,30 @@ class ReceiverPane(Vertical):
                     "(nothing stored)",
                 )
             table.add_row(*cells, key=key)
+            if isinstance(event, ObjectReceived) and event.path:
+                self._received_paths[key] = Path(event.path)
             self._received_keys.append(key)
             while len(self._received_keys) > self.max_rows:
-                table.remove_row(self._received_keys.popleft())
+                gone = self._received_keys.popleft()
+                table.remove_row(gone)
+                self._received_paths.pop(gone, None)
         if not table.has_focus:  # follow new arrivals unless the user is looking around
             table.call_after_refresh(table.scroll_end, animate=False)
+
+    def received_path(self) -> Path | None:
+        """The stored file of the received object under the cursor, if any."""
+        table: DataTable[str] = self.query_one("#received", DataTable)
+        if not table.row_count:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self._received_paths.get(str(row_key.value))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "associations" and event.row_key.value is not None:
             event.stop()
             self.post_message(self.AssociationChosen(int(event.row_key.value)))
+        elif event.data_table.id == "received" and event.row_key.value is not None:
+            event.stop()
+            path = self._received_paths.get(event.row_key.value)
+            if path is not None:
+                self.post_message(self.ObjectChosen(path))

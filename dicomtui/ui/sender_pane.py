@@ -19,6 +19,7 @@ from dicomtui.core.log_format import format_event, send_summary
 from dicomtui.core.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.file_tree import DicomDirectoryTree
+from dicomtui.ui.throughput_line import ThroughputLine
 
 #: (key, label, fixed width or None to fit); the log has the full reasons.
 SENT_COLUMNS = (
@@ -74,6 +75,7 @@ class SenderPane(Vertical):
             yield Static("", id="echo-status")
         yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="progress-text")
+        yield ThroughputLine(FileSent, "Out", id="sender-throughput")
         sent: DataTable[str] = DataTable(id="sent", cursor_type="row", zebra_stripes=True)
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
@@ -146,6 +148,11 @@ class SenderPane(Vertical):
             raise ValueError("AE titles are at most 16 characters")
         return host, int(port_text), called
 
+    def set_destination(self, host: str, port: int, called_ae_title: str) -> None:
+        self.query_one("#dest-host", Input).value = host
+        self.query_one("#dest-port", Input).value = str(port)
+        self.query_one("#dest-aet", Input).value = called_ae_title
+
     # --- feeding -----------------------------------------------------------------------
 
     def set_sending(self, sending: bool) -> None:
@@ -156,6 +163,7 @@ class SenderPane(Vertical):
         mine = [e for e in events if e.side is Side.SENDER]
         if not mine:
             return
+        self.query_one(ThroughputLine).add_events(mine)
         if self.progress.apply(mine):
             self.update_progress(now)
         table: DataTable[str] = self.query_one("#sent", DataTable)
@@ -216,6 +224,11 @@ class SenderPane(Vertical):
     def on_mount(self) -> None:
         # Nothing to show (and no idle animation) until the first send.
         self.query_one(ProgressBar).display = False
+
+    def tick(self, now: float) -> None:
+        self.query_one(ThroughputLine).tick(now)
+        if self.progress.total_files and self.progress.finished is None:
+            self.update_progress(now)
 
     def reset_results(self) -> None:
         self.query_one(ProgressBar).display = True

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 from dicomtui.core.admission import parse_networks
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import RequestSyntax, SenderSettings
-from dicomtui.core.storage import DuplicatePolicy
+from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
 
 PREFERRED_CHOICES = [
     ("Compressed as they come, then implicit (default)", PreferredSyntax.DEFAULT),
@@ -36,6 +36,12 @@ DUPLICATE_CHOICES = [
     ("Keep both (adds ~2, ~3...)", DuplicatePolicy.KEEP_BOTH),
     ("Overwrite", DuplicatePolicy.OVERWRITE),
     ("Refuse with status 0x0111", DuplicatePolicy.REFUSE),
+]
+
+LAYOUT_CHOICES = [
+    ("PREFIX.UID in the output folder (default)", StorageLayout.FLAT),
+    ("A folder per study", StorageLayout.STUDY),
+    ("Patient / Study / Series folders", StorageLayout.PATIENT),
 ]
 
 
@@ -180,6 +186,11 @@ class ReceiverSettingsScreen(SettingsForm):
                 "Same UID twice",
                 Select(DUPLICATE_CHOICES, value=s.duplicates, allow_blank=False, id="duplicates"),
             ),
+            ("Folders (--layout)", choice(LAYOUT_CHOICES, s.layout, "layout")),
+            (
+                "File name extension (-fe)",
+                Input(s.filename_extension, id="extension", placeholder="none, or .dcm"),
+            ),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
                 Input(str(s.max_pdu), id="max-pdu", type="integer"),
@@ -241,6 +252,8 @@ class ReceiverSettingsScreen(SettingsForm):
             ignore=not self.value("store"),
             echo=bool(self.value("echo")),
             duplicates=self.value("duplicates"),
+            layout=self.value("layout"),
+            filename_extension=check_extension(str(self.value("extension")).strip()),
             max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),

@@ -1,0 +1,46 @@
+"""One line: the current rate and a sparkline of the last minute's throughput."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Sparkline, Static
+
+from dicomtui.core.events import Event, FileSent, ObjectReceived
+from dicomtui.core.report import Throughput
+from dicomtui.core.units import human_rate
+
+
+class ThroughputLine(Horizontal):
+    """Bytes per second of ``counted`` events over the last 60 seconds."""
+
+    def __init__(
+        self, counted: type[ObjectReceived | FileSent], label: str, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes="throughput")
+        self.meter = Throughput(counted)
+        self.label = label
+        self._idle = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.label}: idle", classes="throughput-rate")
+        yield Sparkline([0.0] * self.meter.seconds, summary_function=max)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        self.meter.add_events(events)
+
+    def tick(self, now: float) -> None:
+        series = self.meter.series(now)
+        if not any(series):
+            if not self._idle:  # draw the flat line once, then leave it be
+                self._idle = True
+                self.query_one(Sparkline).data = series
+                self.query_one(".throughput-rate", Static).update(f"{self.label}: idle")
+            return
+        self._idle = False
+        self.query_one(Sparkline).data = series
+        self.query_one(".throughput-rate", Static).update(
+            f"{self.label}: {human_rate(series[-2])}, peak {human_rate(max(series))}"
+        )
