@@ -177,6 +177,12 @@ RECEIVERS = ["dicomtui storescp", "dicomtui TUI", "pynetdicom storescp", "DCMTK 
 SENDERS = ["dicomtui storescu", "dicomtui TUI", "pynetdicom storescu", "DCMTK dcmsend"]
 
 
+def chosen(variable: str, names: list[str]) -> list[str]:
+    """The names that ``$variable`` lists (comma-separated), or all of them."""
+    wanted = os.environ.get(variable)
+    return names if wanted is None else [n for n in names if n in wanted.split(",")]
+
+
 LATENCY_FILE = OUT / "key-latency.json"
 
 
@@ -321,6 +327,8 @@ def main() -> None:
         soak(args.soak)
         return
     corpora = [c for c in (TINY, SMALL, LARGE) if c.name in args.only.split(",")]
+    receivers = chosen("BENCH_RECEIVERS", RECEIVERS)
+    senders = chosen("BENCH_SENDERS", SENDERS)
     if args.quick:
         corpora = [
             Corpus(c.name + "-quick", max(3, c.count // 5), c.rows, c.columns, c.frames)
@@ -335,7 +343,7 @@ def main() -> None:
             (
                 "receive",
                 corpus.name,
-                measure("receive", RECEIVERS, corpus, folder, args.runs),
+                measure("receive", receivers, corpus, folder, args.runs),
                 corpus,
                 folder,
             )
@@ -344,7 +352,7 @@ def main() -> None:
             (
                 "send",
                 corpus.name,
-                measure("send", SENDERS, corpus, folder, args.runs),
+                measure("send", senders, corpus, folder, args.runs),
                 corpus,
                 folder,
             )
@@ -355,7 +363,7 @@ def main() -> None:
         "|---|" + "---|" * len(corpora),
     ]
     print("\nRatios (ours / peer, objects per second):")
-    for kind, names in (("receive", RECEIVERS), ("send", SENDERS)):
+    for kind, names in (("receive", receivers), ("send", senders)):
         for name in names:
             cells = []
             for entry_kind, _, results, corpus, folder in table:
@@ -368,13 +376,16 @@ def main() -> None:
                 cells.append(cell)
             lines.append(f"| {kind}: {name} | " + " | ".join(cells) + " |")
         ours = [n for n in names if n.startswith("dicomtui")]
-        peers = [n for n in names if not n.startswith("dicomtui")]
+        # The app is also compared with our own headless command.
+        peers = [n for n in names if n not in ours or (n != "dicomtui TUI" and len(ours) > 1)]
         for entry_kind, corpus_name, results, _corpus, _folder in table:
             if entry_kind != kind:
                 continue
             for mine in ours:
                 ratios = ", ".join(
-                    f"{results[p].median / results[mine].median:.2f}x {p}" for p in peers
+                    f"{results[p].median / results[mine].median:.2f}x {p}"
+                    for p in peers
+                    if p != mine
                 )
                 print(f"  {kind:8} {corpus_name:12} {mine:22} {ratios}")
     OUT.mkdir(exist_ok=True)

@@ -29,6 +29,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
+from dicomtui.ui.live_table import LiveTable
 from dicomtui.ui.throughput_line import ThroughputLine
 
 ASSOCIATION_COLUMNS = (
@@ -93,14 +94,14 @@ class ReceiverPane(Vertical):
         yield Static("Stopped", id="receiver-status")
         yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
         yield Static("Associations", classes="table-title")
-        associations: DataTable[str] = DataTable(
+        associations: DataTable[str] = LiveTable(
             id="associations", cursor_type="row", zebra_stripes=True
         )
         for key, label in ASSOCIATION_COLUMNS:
             associations.add_column(label, key=key)
         yield associations
         yield Static("Received objects", classes="table-title")
-        received: DataTable[str] = DataTable(id="received", cursor_type="row", zebra_stripes=True)
+        received: DataTable[str] = LiveTable(id="received", cursor_type="row", zebra_stripes=True)
         for key, label, width in RECEIVED_COLUMNS:
             received.add_column(label, key=key, width=width)
         yield received

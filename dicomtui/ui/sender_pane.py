@@ -19,6 +19,7 @@ from dicomtui.core.log_format import format_event, send_summary
 from dicomtui.core.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.file_tree import DicomDirectoryTree
+from dicomtui.ui.live_table import LiveTable
 from dicomtui.ui.throughput_line import ThroughputLine
 
 #: (key, label, fixed width or None to fit); the log has the full reasons.
@@ -76,7 +77,7 @@ class SenderPane(Vertical):
         yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="progress-text")
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
-        sent: DataTable[str] = DataTable(id="sent", cursor_type="row", zebra_stripes=True)
+        sent: DataTable[str] = LiveTable(id="sent", cursor_type="row", zebra_stripes=True)
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
         yield sent
