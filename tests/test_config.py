@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from dicomtui.core.config import Node, load_config, save_config
+import pytest
+
+from dicomtui.core.config import AppPreferences, ConfigNotSaved, Node, load_config, save_config
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import RequestSyntax, SenderSettings
 from dicomtui.core.storage import StorageLayout
@@ -17,26 +20,31 @@ def test_settings_nodes_and_keys_survive_a_save_and_a_load(tmp_path: Path) -> No
     path = tmp_path / "deep" / "config.toml"
     config, problems = load_config(path, RECEIVER, SENDER)
     assert problems == []
-    config.receiver = ReceiverSettings(
-        port=4242,
-        ae_title="WORKSTATION",
-        output_directory=tmp_path / "in",
-        layout=StorageLayout.PATIENT,
-        filename_extension=".dcm",
-        preferred_syntax=PreferredSyntax.LITTLE,
-        allowed_calling_ae_titles=("CT1", "MR2"),
-        tls_ca=None,
+    config.set_receiver(
+        ReceiverSettings(
+            port=4242,
+            ae_title="WORKSTATION",
+            output_directory=tmp_path / "in",
+            layout=StorageLayout.PATIENT,
+            filename_extension=".dcm",
+            preferred_syntax=PreferredSyntax.LITTLE,
+            allowed_calling_ae_titles=("CT1", "MR2"),
+            tls_ca=None,
+        )
     )
-    config.sender = SenderSettings(
-        host="ignored", calling_ae_title="ME", request_syntax=RequestSyntax.IMPLICIT, tls=True
+    config.set_sender(
+        SenderSettings(
+            host="ignored", calling_ae_title="ME", request_syntax=RequestSyntax.IMPLICIT, tls=True
+        )
     )
-    config.app.log_level = "debug"
-    config.app.theme = "nord"
-    config.keys = {"sender.send": "f6,ctrl+t"}
-    config.nodes = [
-        Node("PACS", "10.0.0.5", 104, "ORTHANC", "WS1", tls=True),
-        Node("CT", "ct.local", 11112),
-    ]
+    config.set_app(AppPreferences(log_level="debug", theme="nord"))
+    config.set_keys({"sender.send": "f6,ctrl+t"}, ["sender.send", "app.quit"])
+    config.set_nodes(
+        [
+            Node("PACS", "10.0.0.5", 104, "ORTHANC", "WS1", tls=True),
+            Node("CT", "ct.local", 11112),
+        ]
+    )
     save_config(config)
 
     again, problems = load_config(path, RECEIVER, SENDER)
@@ -116,9 +124,11 @@ def test_a_file_that_is_not_toml_is_kept_aside_before_a_new_one_is_written(
     assert "is not valid TOML" in problems[0]
     assert config.receiver == RECEIVER
 
+    config.set_receiver(ReceiverSettings(port=4444, ae_title="DICOMTUI"))
     save_config(config)
     assert (tmp_path / "config.toml.broken").read_text() == "[receiver\nport = "
-    assert load_config(path, RECEIVER, SENDER)[1] == []
+    again, problems = load_config(path, RECEIVER, SENDER)
+    assert problems == [] and again.receiver.port == 4444
 
 
 def test_a_node_gives_its_destination_and_keeps_the_senders_options() -> None:
@@ -131,3 +141,104 @@ def test_a_node_gives_its_destination_and_keeps_the_senders_options() -> None:
     )
     assert settings.calling_ae_title == "DICOMTUI"
     assert settings.max_pdu == 0 and settings.stop_on_failure
+
+
+def test_saving_a_change_keeps_everything_else_the_user_wrote(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    original = """# my workstation
+[receiver]
+port = "eleven"   # a mistake, reported and kept
+ae_title = "WS1"  # the title the PACS knows
+colour = "red"
+
+[keys]
+"some.future.command" = "f12"
+
+[[nodes]]
+name = "PACS"
+host = "pacs"
+port = 104
+aet = "TYPO"
+
+[[nodes]]
+name = "CT"
+host = "ct"
+port = 11112
+
+[plugins]
+x = 1
+"""
+    path.write_text(original)
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert any("node 1 (PACS): unknown keys aet" in p for p in problems), problems
+    assert [n.name for n in config.nodes] == ["CT"]
+
+    # A run with --port 4000 (not saved) changes only the layout in F2.
+    effective = ReceiverSettings(port=4000, ae_title="WS1")
+    config.receiver = effective
+    config.set_receiver(ReceiverSettings(port=4000, ae_title="WS1", layout=StorageLayout.STUDY))
+    config.set_nodes([*config.nodes, Node("NEW", "new", 104, "NEW")])
+    config.set_keys({"sender.send": "ctrl+t"}, ["sender.send", "app.quit"])
+    save_config(config)
+
+    text = path.read_text()
+    for kept in (
+        "# my workstation",
+        'port = "eleven"   # a mistake, reported and kept',
+        'ae_title = "WS1"  # the title the PACS knows',
+        'colour = "red"',
+        '"some.future.command" = "f12"',
+        'aet = "TYPO"',
+        "[plugins]",
+    ):
+        assert kept in text, text
+    assert "4000" not in text
+    again, _ = load_config(path, RECEIVER, SENDER)
+    assert again.receiver.layout is StorageLayout.STUDY
+    assert [n.name for n in again.nodes] == ["CT", "NEW"]
+    assert again.keys == {"some.future.command": "f12", "sender.send": "ctrl+t"}
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("acse_timeout = inf", "acse timeout"),
+        ("handshake_timeout = nan", "handshake timeout"),
+        ("max_pdu = 99999999999", "maximum PDU size"),
+        ('allowed_addresses = ["not-an-ip"]', "not-an-ip"),
+        ('ae_title = "A\\\\B"', "AE title"),
+        ('ae_title = "   "', "AE title"),
+        ('allowed_calling_ae_titles = ["OK", "WAY TOO LONG A TITLE"]', "AE title"),
+        ("max_associations = 0", "max associations"),
+    ],
+)
+def test_values_the_receiver_cannot_use_are_refused(tmp_path: Path, line: str, needle: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[receiver]\n{line}\n")
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert len(problems) == 1 and needle in problems[0], problems
+    assert config.receiver == RECEIVER
+
+
+def test_an_unreadable_file_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[receiver]\nae_title = '\xff\xfe'\n")  # not UTF-8
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert "could not be read" in problems[0]
+    config.set_receiver(ReceiverSettings(port=1))
+    with pytest.raises(ConfigNotSaved):
+        save_config(config)
+    assert path.read_bytes() == b"[receiver]\nae_title = '\xff\xfe'\n"
+
+
+def test_a_linked_config_file_stays_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "dicomtui.toml"
+    target.parent.mkdir()
+    target.write_text('[app]\ntheme = "nord"\n')
+    link = tmp_path / "config.toml"
+    os.symlink(target, link)
+    config, _ = load_config(link, RECEIVER, SENDER)
+    config.set_app(AppPreferences(theme="nord", log_level="debug"))
+    save_config(config)
+    assert link.is_symlink()
+    assert 'log_level = "debug"' in target.read_text()

@@ -213,11 +213,13 @@ def test_core_never_imports_textual() -> None:
     ("value", "folder"),
     [
         ("PID.1", "PID.1"),
-        ("../../ID 7/x", "ID_7_x"),
-        ("a\\..\\b", "a_b"),
+        ("A_B", "A_B"),
+        ("../../ID 7/x", "ID_7_x-84e1521f"),
+        ("A/B", "A_B-239c020a"),  # never the folder of "A B" or "A_B"
+        ("A B", "A_B-8aabb8bc"),
         ("", "none"),
-        ("..", "none-9d891e731f75deae"),
-        ("x" * 100, "x" * 47 + "_50e483690ec481f4"),
+        ("..", "none-9d891e73"),
+        ("x" * 100, "x" * 55 + "-50e48369"),
     ],
 )
 def test_folder_names_from_any_text_stay_plain(value: str, folder: str) -> None:

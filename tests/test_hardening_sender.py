@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
+import pytest
 from factory import copy_ct, make_object
 from helpers import DICOMTUI, run
 from pynetdicom import AE, AllStoragePresentationContexts, evt
@@ -124,3 +126,16 @@ def test_a_peer_that_vanishes_mid_send(tmp_path: Path) -> None:
     assert result.not_attempted == 6  # type: ignore[attr-defined]
     assert result.association_error  # type: ignore[attr-defined]
     assert job.failed_paths == [files[3]]  # what "retry failed" sends again
+
+
+def test_a_peer_with_only_an_ipv6_address_is_reached(start_receiver) -> None:  # type: ignore[no-untyped-def]
+    from dicomtui.core.echo import echo
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    receiver = start_receiver(bind_address="::1")
+    result = echo(SenderSettings(host="::1", port=receiver.port, called_ae_title="X"), EventBus())
+    assert (result.error, result.status) == ("", 0)

@@ -279,7 +279,7 @@ def test_patient_study_series_layout_with_extension(tmp_path: Path, processes: P
     assert result.returncode == 0, result.stderr
     for n, source in enumerate(sources):
         sent = inspect_file(source)
-        stored = inbox / "ID_7_x" / study / series[n % 2] / f"CT.{sent.sop_instance}.dcm"  # type: ignore[union-attr]
+        stored = inbox / "ID_7_x-84e1521f" / study / series[n % 2] / f"CT.{sent.sop_instance}.dcm"  # type: ignore[union-attr]
         assert dataset_bytes(stored) == dataset_bytes(source)
         assert f"Storing DICOM file: {stored.relative_to(inbox)}" in log
     odd = inspect_file(hostile_uid)
@@ -353,3 +353,11 @@ def test_reports_of_a_send_and_of_the_receiver(tmp_path: Path, processes: Proces
     for entry in objects:
         assert entry["result"] == "Success" and entry["ae_title"] == "STORESCU"
         assert dataset_bytes(Path(entry["file"])) in {dataset_bytes(s) for s in sources}
+
+
+def test_a_report_that_cannot_be_written_fails_before_listening(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run([*DICOMTUI, "storescp", "0", "--report", str(blocker / "report.csv")])
+    assert result.returncode == 2
+    assert "--report: cannot make" in result.stderr

@@ -56,4 +56,4 @@ def test_throughput_counts_bytes_per_second_over_the_window() -> None:
     )  # fmt: skip
     assert meter.series(104.9) == [2000.0, 2000.0, 2000.0, 2000.0, 2000.0]
     assert meter.series(107.0) == [2000.0, 2000.0, 0.0, 0.0, 0.0]
-    assert meter.latest_rate(105.5) == 2000.0
+    assert meter.latest_rate(meter.series(105.5)) == 2000.0

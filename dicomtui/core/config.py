@@ -2,9 +2,13 @@
 
 One TOML file in the user's config folder (``platformdirs``), or the one that
 ``--config`` or ``DICOMTUI_CONFIG`` names. A file with mistakes never stops the
-app: each mistake becomes a problem to show and that value keeps its default. A
-file that cannot be parsed at all is kept aside (``config.toml.broken``) before the
-app writes a new one, so nothing the user typed is lost.
+app: each mistake becomes a problem to show and that value keeps its default.
+
+Saving changes only what was changed in the app: the document is edited in place
+(``tomlkit``), so comments, unknown keys, values with mistakes and nodes that
+could not be used stay as the user wrote them. A file that is not TOML at all is
+kept aside (``config.toml.broken``) before a new one is written; a file that could
+not be read is never overwritten.
 """
 
 from __future__ import annotations
@@ -12,28 +16,44 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-import tomllib
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 import platformdirs
-import tomli_w
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
+from tomlkit.toml_document import TOMLDocument
 
 from dicomtui.core.receiver import ReceiverSettings
 from dicomtui.core.sender import SenderSettings
 from dicomtui.core.storage import check_extension
+from dicomtui.core.validation import (
+    check_addresses,
+    check_ae_title,
+    check_count,
+    check_max_pdu,
+    check_port,
+    check_seconds,
+)
 
 CONFIG_ENV = "DICOMTUI_CONFIG"
 LOG_LEVELS = ("quiet", "verbose", "debug")
+HEADER = "dicomtui settings: changed by the app (F2, F3, Ctrl+O, Ctrl+N) or by hand."
 
 #: Set per destination (or per run), never saved as a sender default.
 _SENDER_NOT_SAVED = frozenset({"host", "port", "called_ae_title", "recurse"})
 
 Settings = TypeVar("Settings", ReceiverSettings, SenderSettings)
+
+
+class ConfigNotSaved(Exception):
+    """The file is kept as it is; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +94,68 @@ class Config:
     receiver: ReceiverSettings
     sender: SenderSettings
     app: AppPreferences = field(default_factory=AppPreferences)
-    #: Command id -> keys ("sender.send" = "f6,ctrl+enter").
+    #: Command id -> keys ("sender.send" = "f6,ctrl+t").
     keys: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
+    #: The file as read, edited in place by the ``set_*`` methods.
+    document: TOMLDocument = field(default_factory=tomlkit.document)
+    #: ``[[nodes]]`` entries that could not be used: written back as they were.
+    kept_nodes: list[Any] = field(default_factory=list)
     #: The file on disk could not be parsed; keep it aside before writing.
     unparsable: bool = False
+    #: Why the file must not be written at all (it could not be read), or "".
+    read_error: str = ""
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
+
+    def set_receiver(self, settings: ReceiverSettings) -> None:
+        self._record("receiver", self.receiver, settings)
+        self.receiver = settings
+
+    def set_sender(self, settings: SenderSettings) -> None:
+        self._record("sender", self.sender, settings, skip=_SENDER_NOT_SAVED)
+        self.sender = settings
+
+    def set_app(self, preferences: AppPreferences) -> None:
+        self._record("app", self.app, preferences)
+        self.app = dataclasses.replace(preferences)
+
+    def set_keys(self, keys: dict[str, str], commands: Iterable[str]) -> None:
+        """The keys of ``commands``; entries for other ids stay in the file."""
+        table = self._table("keys")
+        for command in commands:
+            if command in keys:
+                table[command] = keys[command]
+            elif command in table:
+                del table[command]
+        self.keys = {k: v for k, v in self.keys.items() if k not in set(commands)} | keys
+
+    def set_nodes(self, nodes: list[Node]) -> None:
+        entries = AoT([])
+        for node in nodes:
+            entries.append(_node_table(node))
+        for kept in self.kept_nodes:
+            entries.append(kept)
+        self.document["nodes"] = entries
+        self.nodes = list(nodes)
+
+    def _record(
+        self, section: str, old: object, new: object, skip: frozenset[str] = frozenset()
+    ) -> None:
+        """Write the fields that changed from ``old`` to ``new``; leave the rest as written."""
+        table = self._table(section)
+        for f in dataclasses.fields(new):  # type: ignore[arg-type]
+            value = getattr(new, f.name)
+            if f.name not in skip and value != getattr(old, f.name):
+                table[f.name] = _to_toml(value)
+
+    def _table(self, section: str) -> Table:
+        table = self.document.get(section)
+        if not isinstance(table, Table):  # absent, or a mistake already reported
+            table = tomlkit.table()
+            self.document[section] = table
+        return table
 
 
 def default_config_path() -> Path:
@@ -97,15 +171,21 @@ def load_config(
     """The config at ``path`` over the given defaults, and what was wrong with it."""
     config = Config(path=path, receiver=receiver, sender=sender)
     try:
-        with path.open("rb") as fp:
-            data = tomllib.load(fp)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        config.document.add(tomlkit.comment(HEADER))
         return config, []
-    except OSError as exc:
-        return config, [f"{path}: cannot be read ({exc.strerror or exc}); using the defaults"]
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        config.read_error = f"{path} could not be read ({reason})"
+        return config, [f"{config.read_error}; using the defaults, and not saving changes"]
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
         config.unparsable = True
         return config, [f"{path} is not valid TOML ({exc}); using the defaults"]
+    config.document = document
+    data = document.unwrap()
 
     problems: list[str] = []
     config.receiver = _settings_from(data.pop("receiver", {}), receiver, "receiver", problems)
@@ -114,53 +194,86 @@ def load_config(
     )
     config.app = _preferences_from(data.pop("app", {}), problems)
     config.keys = _keys_from(data.pop("keys", {}), problems)
-    config.nodes = _nodes_from(data.pop("nodes", []), problems)
+    config.nodes, kept = _nodes_from(data.pop("nodes", []), problems)
+    raw_nodes = document.get("nodes")
+    if isinstance(raw_nodes, AoT):
+        config.kept_nodes = [raw_nodes[index] for index in kept]
     problems.extend(f"{path}: unknown section [{name}] ignored" for name in data)
     return config, problems
 
 
 def save_config(config: Config) -> None:
-    """Write the whole config atomically (a reader never sees half a file)."""
-    path = config.path
+    """Write the document atomically (a reader never sees half a file).
+
+    A symbolic link (a dotfiles folder) stays a link: its target is written.
+    Raises ConfigNotSaved or OSError.
+    """
+    if config.read_error:
+        raise ConfigNotSaved(f"{config.read_error} at start, so it is not overwritten")
+    path = config.path.resolve() if config.path.is_symlink() else config.path
     path.parent.mkdir(parents=True, exist_ok=True)
     if config.unparsable and path.exists():
         os.replace(path, path.with_name(path.name + ".broken"))
         config.unparsable = False
-    document = {
-        "app": dataclasses.asdict(config.app),
-        "receiver": _settings_to(config.receiver),
-        "sender": _settings_to(config.sender, skip=_SENDER_NOT_SAVED),
-        "keys": dict(config.keys),
-        "nodes": [_node_to(node) for node in config.nodes],
-    }
+        config.document = _rebuilt(config)
     fd, temporary = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            tomli_w.dump(document, out)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(tomlkit.dumps(config.document))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-# --- settings dataclasses <-> TOML tables ------------------------------------------------
+def _rebuilt(config: Config) -> TOMLDocument:
+    """A whole new document from what the app holds (the old file was not TOML)."""
+    document = tomlkit.document()
+    document.add(tomlkit.comment(HEADER))
+    for section, value in (
+        ("app", config.app),
+        ("receiver", config.receiver),
+        ("sender", config.sender),
+    ):
+        table = tomlkit.table()
+        skip = _SENDER_NOT_SAVED if section == "sender" else frozenset()
+        for f in dataclasses.fields(value):
+            if f.name not in skip:
+                table[f.name] = _to_toml(getattr(value, f.name))
+        document[section] = table
+    document["keys"] = dict(config.keys)
+    entries = AoT([])
+    for node in config.nodes:
+        entries.append(_node_table(node))
+    document["nodes"] = entries
+    return document
 
 
-def _settings_to(settings: object, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
-        value = getattr(settings, f.name)
-        if f.name in skip:
-            continue
-        if value is None:
-            value = ""
-        elif isinstance(value, Enum):
-            value = value.value
-        elif isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        table[f.name] = value
+# --- values <-> TOML ----------------------------------------------------------------------
+
+
+def _to_toml(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _node_table(node: Node) -> Table:
+    table = tomlkit.table()
+    table["name"] = node.name
+    table["host"] = node.host
+    table["port"] = node.port
+    table["called_ae_title"] = node.called_ae_title
+    if node.calling_ae_title:
+        table["calling_ae_title"] = node.calling_ae_title
+    if node.tls:
+        table["tls"] = True
     return table
 
 
@@ -222,17 +335,25 @@ def _convert(hint: Any, value: Any) -> Any:
 
 
 def _check(key: str, value: Any) -> Any:
-    """The limits a form would enforce, for values typed into the file."""
-    if key == "port" and not 0 <= value <= 65535:
-        raise ValueError("a port is 0 to 65535")
-    if key.endswith("ae_title") and isinstance(value, str) and not 1 <= len(value) <= 16:
-        raise ValueError("an AE title is 1 to 16 characters")
-    if key.endswith("timeout") and value <= 0:
-        raise ValueError("a timeout is more than 0 seconds")
-    if key.startswith("max_") and isinstance(value, int) and value < 0:
-        raise ValueError("cannot be negative")
+    """The limits the forms enforce (core/validation.py), for values typed into the file."""
+    if key == "port":
+        return check_port(value, allow_zero=True)
+    if key in ("ae_title", "called_ae_title", "calling_ae_title"):
+        return check_ae_title(value)
+    if key == "allowed_calling_ae_titles":
+        return tuple(check_ae_title(title) for title in value)
+    if key == "allowed_addresses":
+        return check_addresses(value)
+    if key.endswith("timeout"):
+        return check_seconds(value, key.replace("_", " "))
+    if key == "max_pdu":
+        return check_max_pdu(value)
+    if key in ("max_associations", "max_connections"):
+        return check_count(value, key.replace("_", " "), 1)
+    if key == "max_object_size":
+        return check_count(value, "largest object")
     if key == "filename_extension":
-        check_extension(value)
+        return check_extension(value)
     return value
 
 
@@ -271,17 +392,15 @@ def _keys_from(table: object, problems: list[str]) -> dict[str, str]:
     return keys
 
 
-def _node_to(node: Node) -> dict[str, Any]:
-    return dataclasses.asdict(node)
-
-
-def _nodes_from(entries: object, problems: list[str]) -> list[Node]:
+def _nodes_from(entries: object, problems: list[str]) -> tuple[list[Node], list[int]]:
+    """The usable nodes, and the positions of the entries that are not."""
     if not isinstance(entries, list):
         problems.append("nodes must be written as [[nodes]] tables; ignored")
-        return []
+        return [], []
     hints = typing.get_type_hints(Node)
     nodes: list[Node] = []
-    for number, entry in enumerate(entries, 1):
+    unusable: list[int] = []
+    for index, entry in enumerate(entries):
         try:
             if not isinstance(entry, dict):
                 raise TypeError("expected a table")
@@ -294,10 +413,11 @@ def _nodes_from(entries: object, problems: list[str]) -> list[Node]:
             values = {key: _convert(hints[key], v) for key, v in entry.items()}
             node = check_node(Node(**values), nodes)
         except (TypeError, ValueError) as exc:
-            problems.append(f"node {number} ({_label(entry)}): {exc}; ignored")
+            problems.append(f"node {index + 1} ({_label(entry)}): {exc}; kept in the file, unused")
+            unusable.append(index)
             continue
         nodes.append(node)
-    return nodes
+    return nodes, unusable
 
 
 def check_node(node: Node, others: list[Node]) -> Node:
@@ -306,13 +426,10 @@ def check_node(node: Node, others: list[Node]) -> Node:
         raise ValueError("a node needs a name")
     if not node.host.strip():
         raise ValueError("a node needs a host")
-    if not 1 <= node.port <= 65535:
-        raise ValueError("the port must be 1 to 65535")
-    for title in (node.called_ae_title, node.calling_ae_title):
-        if len(title) > 16 or "\\" in title:
-            raise ValueError("AE titles are at most 16 characters, without backslashes")
-    if not node.called_ae_title:
-        raise ValueError("a node needs a called AE title")
+    check_port(node.port)
+    check_ae_title(node.called_ae_title, "called AE title")
+    if node.calling_ae_title:
+        check_ae_title(node.calling_ae_title, "calling AE title")
     if any(other.name == node.name for other in others):
         raise ValueError(f"there is already a node named {node.name!r}")
     return node

@@ -86,9 +86,17 @@ class TransferReport:
         return self.total - len(self.records)
 
     def clear(self) -> None:
-        self.records.clear()
-        self.total = 0
-        self._sending.clear()
+        with self._lock:
+            self.records.clear()
+            self.total = 0
+            self._sending.clear()
+            self._peers.clear()
+            self._last_seen.clear()
+
+    def snapshot(self) -> tuple[list[TransferRecord], int]:
+        """The records kept, and how many older ones were left out (safe while adding)."""
+        with self._lock:
+            return list(self.records), self.total - len(self.records)
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -220,7 +228,8 @@ def write_report(report: TransferReport, path: Path) -> int:
 
     Written beside the target and renamed, so a failed write leaves no half file.
     """
-    records = [_exported(record) for record in report.records]
+    kept, left_out = report.snapshot()
+    records = [_exported(record) for record in kept]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=".report-", dir=path.parent)
     try:
@@ -228,7 +237,7 @@ def write_report(report: TransferReport, path: Path) -> int:
             if path.suffix.lower() == ".json":
                 document = {
                     "objects": records,
-                    "left_out": report.left_out,
+                    "left_out": left_out,
                 }
                 json.dump(document, out, indent=1)
                 out.write("\n")
@@ -275,6 +284,7 @@ class Throughput:
         values = dict(self._bins)
         return [float(values.get(second, 0)) for second in range(end - self.seconds + 1, end + 1)]
 
-    def latest_rate(self, now: float) -> float:
-        """Bytes per second over the last complete second."""
-        return self.series(now)[-2] if self.seconds > 1 else 0.0
+    @staticmethod
+    def latest_rate(series: list[float]) -> float:
+        """Bytes per second over the last complete second of a ``series``."""
+        return series[-2] if len(series) > 1 else 0.0

@@ -248,6 +248,18 @@ def make_ae(settings: SenderSettings) -> AE:
     return ae
 
 
+def bind_for(host: str, bind_address: str) -> str:
+    """Where to bind the calling socket: pynetdicom makes it IPv4 unless told
+    otherwise, which cannot reach a peer that has only IPv6 addresses (``::1``)."""
+    if bind_address:
+        return bind_address
+    try:
+        families = {entry[0] for entry in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return ""  # pynetdicom says why when it resolves the host itself
+    return "::" if socket.AF_INET6 in families and socket.AF_INET not in families else ""
+
+
 def request_association(
     ae: AE, settings: SenderSettings, handlers: list[Any], bus: EventBus
 ) -> tuple[Any, str]:
@@ -266,7 +278,7 @@ def request_association(
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
             evt_handlers=handlers,
-            bind_address=(s.bind_address, 0),
+            bind_address=(bind_for(s.host, s.bind_address), 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
     except (OSError, ValueError, RuntimeError) as exc:

@@ -55,6 +55,10 @@ class UnsafePath(Exception):
     """A name would have put a file outside the output folder."""
 
 
+def _digest(text: str, length: int = 16) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:length]
+
+
 def safe_uid(uid: str) -> str:
     """The UID as it may appear in a file name: digits and dots only.
 
@@ -63,11 +67,9 @@ def safe_uid(uid: str) -> str:
     """
     cleaned = _UNSAFE.sub("_", uid.strip(" \x00"))
     if not cleaned.strip("._"):
-        digest = hashlib.sha1(uid.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        return f"invalid-uid-{digest}"
+        return f"invalid-uid-{_digest(uid)}"
     if len(cleaned) > _MAX_UID_CHARS:
-        digest = hashlib.sha1(cleaned.encode()).hexdigest()[:16]
-        return f"{cleaned[: _MAX_UID_CHARS - 17]}_{digest}"
+        return f"{cleaned[: _MAX_UID_CHARS - 17]}_{_digest(cleaned)}"
     return cleaned
 
 
@@ -81,17 +83,18 @@ _MAX_FOLDER_CHARS = 64
 
 
 def safe_folder(value: str, missing: str) -> str:
-    """A folder name made of any text (a Patient ID may hold ``/`` or ``..``)."""
-    cleaned = _UNSAFE_FOLDER.sub("_", value.strip(" \x00")).strip("._")
-    if not cleaned:
-        if not value.strip(" \x00"):
-            return missing
-        digest = hashlib.sha1(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        return f"{missing}-{digest}"
-    if len(cleaned) > _MAX_FOLDER_CHARS:
-        digest = hashlib.sha1(cleaned.encode()).hexdigest()[:16]
-        return f"{cleaned[: _MAX_FOLDER_CHARS - 17]}_{digest}"
-    return cleaned
+    """A folder name made of any text (a Patient ID may hold ``/`` or ``..``).
+
+    A value that had to change (or be cut) gets a hash of itself, so that two
+    IDs that clean alike (``A/B`` and ``A B``) never share a folder.
+    """
+    text = value.strip(" \x00")
+    if not text:
+        return missing
+    cleaned = _UNSAFE_FOLDER.sub("_", text).strip("._")
+    if cleaned == text and len(text) <= _MAX_FOLDER_CHARS:
+        return text
+    return f"{(cleaned or missing)[: _MAX_FOLDER_CHARS - 9]}-{_digest(text, 8)}"
 
 
 def layout_folders(layout: StorageLayout, summary: dict[str, str]) -> tuple[str, ...]:
@@ -143,7 +146,11 @@ def spool_directory(output_directory: Path | None) -> Path:
 
 
 def folder_inside(directory: Path, folders: tuple[str, ...]) -> Path:
-    """``directory/folders...``, made if missing; every part must be a plain name."""
+    """``directory/folders...``, made if missing; every part must be a plain name.
+
+    Names from the wire can never climb out; a link the user put in the output
+    folder is followed like any folder of theirs.
+    """
     for folder in folders:
         directory = path_inside(directory, folder)
     if folders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -171,22 +172,32 @@ def add_report_option(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
-def report_writer(args: argparse.Namespace, bus: EventBus) -> Callable[[], None]:
-    """Subscribe a report to ``bus`` if ``--report`` was given; call the result to write it."""
+def report_writer(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, bus: EventBus
+) -> Callable[[], bool]:
+    """Subscribe a report to ``bus`` if ``--report`` was given; the result writes it
+    (False if it could not). A folder that cannot take the report fails at once."""
     if not args.report:
-        return lambda: None
+        return lambda: True
+    path = Path(args.report).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--report: cannot make {path.parent}: {exc.strerror or exc}")
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        parser.error(f"--report: cannot write {path}")
     report = TransferReport()
     bus.subscribe(report)
-    path = Path(args.report).expanduser()
 
-    def write() -> None:
+    def write() -> bool:
         try:
             count = write_report(report, path)
         except OSError as exc:
             print(f"E: Cannot write the report {path}: {exc.strerror or exc}", file=sys.stderr)
-            return
+            return False
         level = threshold(args)
         if level is not None and level <= Level.INFO:
             print(f"I: Report of {count} objects written to {path}", file=sys.stderr)
+        return True
 
     return write

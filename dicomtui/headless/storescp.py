@@ -211,7 +211,7 @@ def main(argv: list[str]) -> int:
         )
         bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
 
-    write_report = report_writer(args, bus)
+    write_report = report_writer(parser, args, bus)
     receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=lambda: printer.wants_debug)
     try:
         receiver.start()
@@ -230,5 +230,4 @@ def main(argv: list[str]) -> int:
     while not stop.wait(0.2):
         pass
     receiver.stop()
-    write_report()
-    return 0
+    return 0 if write_report() else 1

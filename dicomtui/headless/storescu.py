@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
         )
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
-    write_report = report_writer(args, bus)
+    write_report = report_writer(parser, args, bus)
     job = SendJob(
         settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug
     )
@@ -152,8 +152,8 @@ def main(argv: list[str]) -> int:
         return 130
 
     result = job.result
-    write_report()
-    if result is None:
+    reported = write_report()
+    if result is None or not reported:
         return 1
     total = result.sent + result.warned + result.failed + result.not_attempted
     if total == 0 and not result.association_error:

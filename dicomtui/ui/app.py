@@ -22,9 +22,16 @@ from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from dicomtui.core.bus import EventBus, EventQueue
-from dicomtui.core.config import AppPreferences, Config, Node, default_config_path, save_config
+from dicomtui.core.config import (
+    AppPreferences,
+    Config,
+    ConfigNotSaved,
+    Node,
+    default_config_path,
+    save_config,
+)
 from dicomtui.core.echo import echo
-from dicomtui.core.events import EchoResult, Level, LogMessage, Side
+from dicomtui.core.events import EchoResult, Event, Level, LogMessage, Side
 from dicomtui.core.receiver import Receiver, ReceiverSettings
 from dicomtui.core.report import TransferReport, write_report
 from dicomtui.core.sender import SenderSettings, SendJob
@@ -63,6 +70,8 @@ class LaunchConfig:
     notices: list[str] = field(default_factory=list)
     #: The config file: where changes made in the app are saved.
     settings: Config | None = None
+    #: The address book's node the sender starts with, if any.
+    destination_node: Node | None = None
 
 
 class DicomTuiApp(App[None]):
@@ -87,8 +96,12 @@ class DicomTuiApp(App[None]):
         self._receiver_done.set()
         self.send_job: SendJob | None = None
         #: What happened to each object, for export (Ctrl+E).
+        #: Fed on pynetdicom's threads, so that none is lost when the UI's queue overflows.
         self.receiver_report = TransferReport()
         self.send_report = TransferReport()
+        self.bus.subscribe(self._report_event)
+        #: The address book's node sent to, while the destination typed is still its own.
+        self.destination_node: Node | None = config.destination_node
         self._last_drain = 0.0
         self._drain_interval = DRAIN_INTERVAL
         self._drain_scheduled = False
@@ -172,13 +185,15 @@ class DicomTuiApp(App[None]):
             )
         except NoMatches:  # the app is closing and its panes are gone
             return
-        self.receiver_report.add_events(e for e in events if e.side is Side.RECEIVER)
-        self.send_report.add_events(e for e in events if e.side is Side.SENDER)
         now = self.clock()
         with self.batch_update():
             receiver_pane.apply(events, now)
             sender_pane.apply(events, now)
             log_pane.add_events(events, dropped)
+
+    def _report_event(self, event: Event) -> None:
+        """Called on pynetdicom's threads (each report takes its own lock)."""
+        (self.receiver_report if event.side is Side.RECEIVER else self.send_report)(event)
 
     def _tick(self) -> None:
         now = self.clock()
@@ -265,6 +280,14 @@ class DicomTuiApp(App[None]):
             self.notify(str(exc), severity="warning")
             self.query_one("#dest-host").focus()
             return None
+        node = self.destination_node
+        if node is not None and (node.host, node.port, node.called_ae_title) == (
+            host,
+            port,
+            called,
+        ):
+            # The node's own TLS and calling AE title, over the sender's options.
+            return node.sender_settings(self.sender_settings)
         return dataclasses.replace(
             self.sender_settings, host=host, port=port, called_ae_title=called
         )
@@ -283,12 +306,11 @@ class DicomTuiApp(App[None]):
         if self._sending():
             self.notify("A send is already running (F8 cancels it)", severity="warning")
             return None
-        self.sender_settings = settings
         job = SendJob(
             dataclasses.replace(settings, recurse=True), paths, self.bus, self.wants_pdu_dumps
         )
         self.send_job = job
-        self.send_report = TransferReport()
+        self.send_report.clear()
         self.sender_pane.reset_results()
         self.sender_pane.set_sending(True)
         self._run_send(job)
@@ -318,7 +340,7 @@ class DicomTuiApp(App[None]):
             if settings is not None:
                 self.stop_receiver()
                 self.start_receiver(settings)
-                self.settings_file.receiver = settings
+                self.settings_file.set_receiver(settings)
                 self.save_settings()
 
         self.push_screen(ReceiverSettingsScreen(self.receiver_settings), apply)
@@ -327,7 +349,7 @@ class DicomTuiApp(App[None]):
         def apply(settings: SenderSettings | None) -> None:
             if settings is not None:
                 self.sender_settings = settings
-                self.settings_file.sender = settings
+                self.settings_file.set_sender(settings)
                 self.save_settings()
 
         self.push_screen(SenderOptionsScreen(self.sender_settings), apply)
@@ -337,25 +359,32 @@ class DicomTuiApp(App[None]):
             return echo(node.sender_settings(self.sender_settings), self.bus, self.wants_pdu_dumps)
 
         def nodes_changed(nodes: list[Node]) -> None:
-            self.settings_file.nodes = nodes
+            self.settings_file.set_nodes(nodes)
+            destination = self.settings_file.app.destination
+            if destination and destination not in {n.name for n in nodes}:
+                self._set_app_preference(destination="")
+            if self.destination_node is not None and self.destination_node not in nodes:
+                self.destination_node = None
             self.save_settings()
 
         def picked(node: Node | None) -> None:
             if node is None:
                 return
-            self.sender_settings = node.sender_settings(self.sender_settings)
-            s = self.sender_settings
-            self.sender_pane.set_destination(s.host, s.port, s.called_ae_title)
-            self.settings_file.app.destination = node.name
+            self.destination_node = node
+            self.sender_pane.set_destination(node.host, node.port, node.called_ae_title)
+            self._set_app_preference(destination=node.name)
             self.save_settings()
-            self.notify(f"Sending to {node.name}: {s.called_ae_title} at {s.host}:{s.port}")
+            where = f"{node.called_ae_title} at {node.host}:{node.port}"
+            self.notify(f"Sending to {node.name}: {where}")
 
         self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, nodes_changed), picked)
 
     def action_preferences(self) -> None:
         def apply(result: tuple[AppPreferences, dict[str, str]] | None) -> None:
             if result is not None:
-                self.settings_file.app, self.settings_file.keys = result
+                preferences, keys = result
+                self.settings_file.set_app(preferences)
+                self.settings_file.set_keys(keys, [c.id for c in COMMANDS])
                 self._apply_preferences()
                 self.save_settings()
 
@@ -365,6 +394,9 @@ class DicomTuiApp(App[None]):
             ),
             apply,
         )
+
+    def _set_app_preference(self, **changes: Any) -> None:
+        self.settings_file.set_app(dataclasses.replace(self.settings_file.app, **changes))
 
     def _apply_preferences(self) -> None:
         preferences = self.settings_file.app
@@ -385,6 +417,8 @@ class DicomTuiApp(App[None]):
         """Write the config file; a failure is said, never fatal."""
         try:
             save_config(self.settings_file)
+        except ConfigNotSaved as exc:
+            self.notify(f"Settings not saved: {exc}", severity="warning")
         except OSError as exc:
             self.notify(
                 f"Could not save {self.settings_file.path}: {exc.strerror or exc}",

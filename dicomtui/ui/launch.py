@@ -126,8 +126,10 @@ def config_from_args(args: argparse.Namespace) -> object:
     )
     wanted = args.dest or config.app.destination
     node = config.node(wanted) if wanted else None
-    if node is not None:
-        sender = node.sender_settings(sender)
+    if node is not None:  # its TLS and calling AE title apply while it is the destination
+        sender = dataclasses.replace(
+            sender, host=node.host, port=node.port, called_ae_title=node.called_ae_title
+        )
     elif args.dest:
         try:
             host, port, called = parse_destination(args.dest)
@@ -145,6 +147,7 @@ def config_from_args(args: argparse.Namespace) -> object:
         start_receiver=not args.no_receiver and config.app.start_receiver,
         notices=notices,
         settings=config,
+        destination_node=node,
     )
 
 

@@ -17,7 +17,8 @@ from textual.worker import Worker, WorkerState
 from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
-from dicomtui.ui.settings_screens import SettingsForm, parse_port
+from dicomtui.core.validation import parse_port
+from dicomtui.ui.settings_screens import SettingsForm
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
 Echoer = Callable[[Node], EchoResult]

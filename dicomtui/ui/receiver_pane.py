@@ -112,7 +112,7 @@ class ReceiverPane(Vertical):
         mine = [e for e in events if e.side is Side.RECEIVER]
         if not mine:
             return
-        self.query_one(ThroughputLine).add_events(mine)
+        self.query_one(ThroughputLine).add_events(mine, now)
         for event in mine:
             if isinstance(event, ReceiverStarted):
                 where = f"{event.address or '*'}:{event.port}"

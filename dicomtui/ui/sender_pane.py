@@ -164,7 +164,7 @@ class SenderPane(Vertical):
         mine = [e for e in events if e.side is Side.SENDER]
         if not mine:
             return
-        self.query_one(ThroughputLine).add_events(mine)
+        self.query_one(ThroughputLine).add_events(mine, now)
         if self.progress.apply(mine):
             self.update_progress(now)
         table: DataTable[str] = self.query_one("#sent", DataTable)

@@ -14,10 +14,20 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from dicomtui.core.admission import parse_networks
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import RequestSyntax, SenderSettings
 from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
+from dicomtui.core.validation import (
+    MAX_PDU_LIMIT,
+    parse_addresses,
+    parse_ae_title,
+    parse_count,
+    parse_list,
+    parse_megabytes,
+    parse_optional_file,
+    parse_port,
+    parse_seconds,
+)
 
 PREFERRED_CHOICES = [
     ("Compressed as they come, then implicit (default)", PreferredSyntax.DEFAULT),
@@ -45,71 +55,12 @@ LAYOUT_CHOICES = [
 ]
 
 
-def parse_port(text: str, *, allow_zero: bool = False) -> int:
-    low = 0 if allow_zero else 1
-    if not text.strip().isdigit() or not low <= int(text) <= 65535:
-        raise ValueError(f"The port must be a number from {low} to 65535")
-    return int(text)
-
-
-def parse_ae_title(text: str, what: str) -> str:
-    value = text.strip()
-    if not 1 <= len(value) <= 16 or "\\" in value:
-        raise ValueError(f"The {what} must be 1 to 16 characters, without backslashes")
-    return value
-
-
-def parse_seconds(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"The {what} must be a number of seconds") from None
-    if value <= 0:
-        raise ValueError(f"The {what} must be more than 0 seconds")
-    return value
-
-
-def parse_count(text: str, what: str, low: int = 0) -> int:
-    if not text.strip().isdigit() or int(text) < low:
-        raise ValueError(f"The {what} must be a whole number of at least {low}")
-    return int(text)
-
-
 def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:g}"
 
 
 def _path_text(path: Path | None) -> str:
     return str(path) if path else ""
-
-
-def parse_megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("The largest object must be a number of megabytes") from None
-    if value < 0:
-        raise ValueError("The largest object cannot be negative")
-    return value
-
-
-def parse_list(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split(",") if item.strip())
-
-
-def parse_addresses(text: str) -> tuple[str, ...]:
-    entries = parse_list(text)
-    parse_networks(entries)  # raises ValueError naming the bad one
-    return entries
-
-
-def parse_optional_file(text: str, what: str) -> Path | None:
-    if not text.strip():
-        return None
-    path = Path(text.strip()).expanduser()
-    if not path.is_file():
-        raise ValueError(f"The {what} {path} is not a file")
-    return path
 
 
 def choice(options: list[tuple[str, Any]], value: Any, widget_id: str) -> Select[Any]:
@@ -254,7 +205,7 @@ class ReceiverSettingsScreen(SettingsForm):
             duplicates=self.value("duplicates"),
             layout=self.value("layout"),
             filename_extension=check_extension(str(self.value("extension")).strip()),
-            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
+            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size", 0, MAX_PDU_LIMIT),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
@@ -310,7 +261,7 @@ class SenderOptionsScreen(SettingsForm):
             request_syntax=self.value("syntax"),
             transcode=bool(self.value("transcode")),
             stop_on_failure=bool(self.value("stop")),
-            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size"),
+            max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size", 0, MAX_PDU_LIMIT),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),

@@ -28,8 +28,9 @@ class ThroughputLine(Horizontal):
         yield Static(f"{self.label}: idle", classes="throughput-rate")
         yield Sparkline([0.0] * self.meter.seconds, summary_function=max)
 
-    def add_events(self, events: Iterable[Event]) -> None:
+    def add_events(self, events: Iterable[Event], now: float) -> None:
         self.meter.add_events(events)
+        self.tick(now)  # at once, not only at the next second's tick
 
     def tick(self, now: float) -> None:
         series = self.meter.series(now)
@@ -42,5 +43,5 @@ class ThroughputLine(Horizontal):
         self._idle = False
         self.query_one(Sparkline).data = series
         self.query_one(".throughput-rate", Static).update(
-            f"{self.label}: {human_rate(series[-2])}, peak {human_rate(max(series))}"
+            f"{self.label}: {human_rate(self.meter.latest_rate(series))}, peak {human_rate(max(series))}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from factory import copy_ct
@@ -139,10 +140,12 @@ def test_the_config_gives_the_receiver_and_a_node_picks_the_destination(
     tmp_path: Path, own_config_file: Path
 ) -> None:
     config, _ = load_config(own_config_file, *app_defaults())
-    config.receiver = config.receiver.__class__(
-        port=4321, ae_title="WORKSTATION", output_directory=tmp_path / "in"
+    config.set_receiver(
+        dataclasses.replace(
+            config.receiver, port=4321, ae_title="WORKSTATION", output_directory=tmp_path / "in"
+        )
     )
-    config.nodes = [Node("PACS", "pacs.example", 11113, "ORTHANC", tls=True)]
+    config.set_nodes([Node("PACS", "pacs.example", 11113, "ORTHANC", tls=True)])
     save_config(config)
 
     launch = config_from_args(build_parser().parse_args(["--dest", "PACS", "--aet", "OTHER"]))
@@ -150,14 +153,52 @@ def test_the_config_gives_the_receiver_and_a_node_picks_the_destination(
     assert (launch.receiver.port, launch.receiver.ae_title) == (4321, "OTHER")
     assert launch.receiver.output_directory == tmp_path / "in"
     sender = launch.sender
-    assert (sender.host, sender.port, sender.called_ae_title, sender.tls) == (
-        "pacs.example",
-        11113,
-        "ORTHANC",
-        True,
-    )
+    assert (sender.host, sender.port, sender.called_ae_title) == ("pacs.example", 11113, "ORTHANC")
     assert sender.calling_ae_title == "OTHER"
+    assert launch.destination_node is not None and launch.destination_node.tls
 
     launch = config_from_args(build_parser().parse_args(["--dest", "NOSUCH"]))
     assert isinstance(launch, LaunchConfig)
     assert any("NOSUCH" in notice for notice in launch.notices)
+
+
+def test_a_nodes_tls_and_calling_title_apply_only_while_it_is_the_destination(
+    tmp_path: Path, own_config_file: Path
+) -> None:
+    async def scenario() -> None:
+        app = make_app(tmp_path, tmp_path / "inbox")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            port = listening_port(app)
+            assert port is not None
+            app.settings_file.set_nodes(
+                [Node("SECURE", "127.0.0.1", port, "DICOMTUI", "WS1", True)]
+            )
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NodesScreen))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, NodesScreen))
+            settings = app._destination_settings()
+            assert settings is not None and settings.tls and settings.calling_ae_title == "WS1"
+
+            # Another destination typed in: the sender's own options again.
+            app.query_one("#dest-aet", Input).value = "ELSEWHERE"
+            settings = app._destination_settings()
+            assert settings is not None
+            assert (settings.tls, settings.calling_ae_title) == (False, "DICOMTUI")
+            await pilot.press("f7")
+            await wait_for(
+                pilot,
+                lambda: "Success" in str(app.query_one("#echo-status").render()),
+                what="the echo",
+            )
+
+            # F3 saves the sender's options, never the node's.
+            await pilot.press("f3")
+            await wait_for(pilot, lambda: app.screen.query("#apply"))
+            await pilot.click("#apply")
+            await wait_for(pilot, lambda: not app.screen.query("#apply"))
+            saved, _ = load_config(own_config_file, *app_defaults())
+            assert (saved.sender.tls, saved.sender.calling_ae_title) == (False, "DICOMTUI")
+
+    asyncio.run(scenario())

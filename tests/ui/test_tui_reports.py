@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import time
 from pathlib import Path
 
 from factory import copy_ct
-from helpers import DICOMTUI, run
+from helpers import DICOMTUI, run, stored_files
 from textual.widgets import Input, Select, Static
 
 from dicomtui.core.dicom_files import inspect_file
 from dicomtui.ui.report_screen import ReportScreen
+from dicomtui.ui.throughput_line import ThroughputLine
 from ui.tui_helpers import SIZE, listening_port, make_app, select_paths, table_rows, wait_for
 
 
@@ -51,6 +53,10 @@ def test_export_the_receivers_and_the_last_sends_reports(tmp_path: Path) -> None
                 ),
                 what="the receiver's throughput",
             )
+            # Every byte stored is in the last minute's bins (the line shows their rate).
+            meter = app.query_one("#receiver-throughput", ThroughputLine).meter
+            stored = sum(p.stat().st_size for p in stored_files(inbox))
+            assert sum(meter.series(time.time())) == stored > 0
 
             await export(pilot, app, "receiver", "csv", tmp_path / "received.csv")
             with (tmp_path / "received.csv").open(newline="") as fp:

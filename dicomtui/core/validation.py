@@ -1,0 +1,106 @@
+"""The limits on settings, checked the same way in the forms and in the config file.
+
+``check_*`` take a typed value; ``parse_*`` take the text of a form field. Both
+raise ValueError with a sentence that says what to fix.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from dicomtui.core.admission import parse_networks
+
+MAX_PDU_LIMIT = 0xFFFFFFFF
+
+
+def check_port(value: int, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if not low <= value <= 65535:
+        raise ValueError(f"The port must be a number from {low} to 65535")
+    return value
+
+
+def check_ae_title(value: str, what: str = "AE title") -> str:
+    """1 to 16 printable characters, not all spaces, no backslash (PS3.5 AE)."""
+    if (
+        not value.strip()
+        or len(value) > 16
+        or "\\" in value
+        or not all(" " <= c <= "~" for c in value)
+    ):
+        raise ValueError(f"The {what} must be 1 to 16 characters, without backslashes")
+    return value
+
+
+def check_seconds(value: float, what: str) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"The {what} must be a number of seconds more than 0")
+    return value
+
+
+def check_count(value: int, what: str, low: int = 0, high: int | None = None) -> int:
+    if value < low or (high is not None and value > high):
+        upper = f" and at most {high}" if high is not None else ""
+        raise ValueError(f"The {what} must be a whole number of at least {low}{upper}")
+    return value
+
+
+def check_max_pdu(value: int) -> int:
+    return check_count(value, "maximum PDU size", 0, MAX_PDU_LIMIT)
+
+
+def check_addresses(entries: tuple[str, ...]) -> tuple[str, ...]:
+    parse_networks(entries)  # raises ValueError naming the bad one
+    return entries
+
+
+def parse_port(text: str, *, allow_zero: bool = False) -> int:
+    if not text.strip().isdigit():
+        return check_port(-1, allow_zero=allow_zero)
+    return check_port(int(text), allow_zero=allow_zero)
+
+
+def parse_ae_title(text: str, what: str) -> str:
+    return check_ae_title(text.strip(), what)
+
+
+def parse_seconds(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"The {what} must be a number of seconds") from None
+    return check_seconds(value, what)
+
+
+def parse_count(text: str, what: str, low: int = 0, high: int | None = None) -> int:
+    if not text.strip().isdigit():
+        return check_count(low - 1, what, low, high)
+    return check_count(int(text), what, low, high)
+
+
+def parse_megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("The largest object must be a number of megabytes") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("The largest object must be 0 (no limit) or more megabytes")
+    return value
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def parse_addresses(text: str) -> tuple[str, ...]:
+    return check_addresses(parse_list(text))
+
+
+def parse_optional_file(text: str, what: str) -> Path | None:
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"The {what} {path} is not a file")
+    return path
