@@ -1,11 +1,13 @@
-"""A DataTable for rows that keep arriving, with render caches sized to the screen."""
+"""A DataTable for rows that keep arriving: bounded, cheap to trim, small caches."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from textual.cache import LRUCache
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
 
 #: Cached renders of cells, rows and lines. Textual's defaults (10,000 cells, 1,000
 #: rows and lines) suit a table that is scrolled back and forth; in a table that
@@ -17,10 +19,46 @@ LINE_CACHE = 200
 
 
 class LiveTable(DataTable[str]):
-    def __init__(self, **kwargs: Any) -> None:
+    """Keeps the newest ``max_rows`` rows (up to twice that between trims).
+
+    Textual's ``remove_row`` renumbers every row, so dropping the oldest row for
+    each new one cost a quarter of the app's time while objects arrived; instead
+    the table is rebuilt from the newest rows once it holds twice as many.
+    """
+
+    def __init__(self, *, max_rows: int = 500, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.max_rows = max_rows
+        self._newest: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=max_rows)
         # Pinned Textual (8.2.8) keeps these caches as attributes of the table.
         self._cell_render_cache = LRUCache(CELL_CACHE)
         self._row_render_cache = LRUCache(ROW_CACHE)
         self._row_renderable_cache = LRUCache(ROW_CACHE)
         self._line_cache = LRUCache(LINE_CACHE)
+
+    def append_row(self, key: str, cells: tuple[str, ...]) -> list[str]:
+        """Add a row at the end; returns the keys of rows trimmed away (usually none)."""
+        self._newest.append((key, cells))
+        self.add_row(*cells, key=key)
+        if self.row_count <= 2 * self.max_rows:
+            return []
+        return self._trim()
+
+    def clear(self, columns: bool = False) -> LiveTable:
+        self._newest.clear()
+        super().clear(columns)
+        return self
+
+    def _trim(self) -> list[str]:
+        kept = {key for key, _ in self._newest}
+        dropped = [str(row.value) for row in self.rows if row.value not in kept]
+        try:
+            cursor_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except RowDoesNotExist:
+            cursor_key = None
+        super().clear()
+        for key, cells in self._newest:
+            self.add_row(*cells, key=key)
+        if cursor_key in kept:
+            self.move_cursor(row=self.get_row_index(str(cursor_key)), animate=False)
+        return dropped

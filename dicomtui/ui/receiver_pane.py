@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -81,7 +80,6 @@ class ReceiverPane(Vertical):
         self.border_title = "Receiver"
         self.tracker = AssociationTracker(Side.RECEIVER)
         self.max_rows = max_rows
-        self._received_keys: deque[str] = deque()
         #: Row key of the received objects table -> the stored file.
         self._received_paths: dict[str, Path] = {}
         self._received_count = 0
@@ -101,7 +99,9 @@ class ReceiverPane(Vertical):
             associations.add_column(label, key=key)
         yield associations
         yield Static("Received objects", classes="table-title")
-        received: DataTable[str] = LiveTable(id="received", cursor_type="row", zebra_stripes=True)
+        received = LiveTable(
+            id="received", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows
+        )
         for key, label, width in RECEIVED_COLUMNS:
             received.add_column(label, key=key, width=width)
         yield received
@@ -182,7 +182,7 @@ class ReceiverPane(Vertical):
                 table.update_cell(str(row.assoc_id), "rate", human_rate(row.rate(now)))
 
     def _add_received(self, events: Iterable[ObjectReceived | ObjectLost]) -> None:
-        table: DataTable[str] = self.query_one("#received", DataTable)
+        table = self.query_one("#received", LiveTable)
         for event in events:
             self._received_count += 1
             key = str(self._received_count)
@@ -213,13 +213,9 @@ class ReceiverPane(Vertical):
                     "",
                     "(nothing stored)",
                 )
-            table.add_row(*cells, key=key)
             if isinstance(event, ObjectReceived) and event.path:
                 self._received_paths[key] = Path(event.path)
-            self._received_keys.append(key)
-            while len(self._received_keys) > self.max_rows:
-                gone = self._received_keys.popleft()
-                table.remove_row(gone)
+            for gone in table.append_row(key, cells):
                 self._received_paths.pop(gone, None)
         if not table.has_focus:  # follow new arrivals unless the user is looking around
             table.call_after_refresh(table.scroll_end, animate=False)

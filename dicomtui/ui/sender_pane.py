@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from pathlib import Path
 
 from textual import work
@@ -55,7 +54,6 @@ class SenderPane(Vertical):
         self.initial = (host, "" if port is None else str(port), called_ae_title)
         self.progress = SendProgressModel()
         self.max_rows = max_rows
-        self._sent_keys: deque[str] = deque()
         self._sent_count = 0
         self.selection_files = 0
         self.selection_size = 0
@@ -77,7 +75,7 @@ class SenderPane(Vertical):
         yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="progress-text")
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
-        sent: DataTable[str] = LiveTable(id="sent", cursor_type="row", zebra_stripes=True)
+        sent = LiveTable(id="sent", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows)
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
         yield sent
@@ -167,7 +165,7 @@ class SenderPane(Vertical):
         self.query_one(ThroughputLine).add_events(mine, now)
         if self.progress.apply(mine):
             self.update_progress(now)
-        table: DataTable[str] = self.query_one("#sent", DataTable)
+        table = self.query_one("#sent", LiveTable)
         for event in mine:
             if isinstance(event, FileSent | FileSkipped):
                 self._add_result(table, event)
@@ -179,7 +177,7 @@ class SenderPane(Vertical):
         if not table.has_focus:  # follow new results unless the user is looking around
             table.call_after_refresh(table.scroll_end, animate=False)
 
-    def _add_result(self, table: DataTable[str], event: FileSent | FileSkipped) -> None:
+    def _add_result(self, table: LiveTable, event: FileSent | FileSkipped) -> None:
         self._sent_count += 1
         key = str(self._sent_count)
         name = Path(event.path).name
@@ -196,10 +194,7 @@ class SenderPane(Vertical):
                 human_size(event.size),
                 short_transfer_syntax(event.transfer_syntax),
             )
-        table.add_row(*cells, key=key)
-        self._sent_keys.append(key)
-        while len(self._sent_keys) > self.max_rows:
-            table.remove_row(self._sent_keys.popleft())
+        table.append_row(key, cells)
 
     def update_progress(self, now: float) -> None:
         p = self.progress
@@ -234,7 +229,6 @@ class SenderPane(Vertical):
     def reset_results(self) -> None:
         self.query_one(ProgressBar).display = True
         self.query_one("#sent", DataTable).clear()
-        self._sent_keys.clear()
         self.progress = SendProgressModel()
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#progress-text", Static).update("Preparing...")
