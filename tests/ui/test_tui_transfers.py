@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from factory import copy_ct, make_object
 from helpers import (
@@ -152,17 +155,45 @@ def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
         assert same_content(stored[inspect_file(source).sop_instance], source)  # type: ignore[union-attr]
 
 
+class SlowPeer:
+    """A Storage SCP that takes 20 ms per object, so a cancel always lands mid-send."""
+
+    def __init__(self) -> None:
+        from pynetdicom import AE, AllStoragePresentationContexts, evt
+
+        self.stored: list[str] = []
+        self.aborted = threading.Event()
+        ae = AE(ae_title="SLOW")
+        ae.supported_contexts = AllStoragePresentationContexts
+        self.server = ae.start_server(
+            ("127.0.0.1", 0),
+            block=False,
+            evt_handlers=[(evt.EVT_C_STORE, self._store), (evt.EVT_ABORTED, self._aborted)],
+        )
+        self.port = int(self.server.server_address[1])
+
+    def _store(self, event: Any) -> int:
+        time.sleep(0.02)
+        self.stored.append(str(event.request.AffectedSOPInstanceUID))
+        return 0x0000
+
+    def _aborted(self, _event: Any) -> None:
+        self.aborted.set()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 def test_cancel_mid_send_aborts_and_tells_what_was_sent(tmp_path: Path) -> None:
-    browse, inbox = tmp_path / "browse", tmp_path / "inbox"
+    browse = tmp_path / "browse"
     browse.mkdir()
     for index in range(300):
         make_object(browse / f"{index:03d}.dcm", rows=64, columns=64)
+    peer = SlowPeer()
 
     async def scenario() -> int:
-        app = make_app(browse, inbox)
+        app = make_app(browse, tmp_path / "inbox", dest=("127.0.0.1", peer.port, "SLOW"))
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
-            app.query_one("#dest-port", Input).value = str(listening_port(app))
             await select_paths(pilot, app, [browse])
             await pilot.press("f6")
             await wait_for(
@@ -180,13 +211,14 @@ def test_cancel_mid_send_aborts_and_tells_what_was_sent(tmp_path: Path) -> None:
             assert str(app.query_one("#progress-text").render()).startswith(
                 f"Cancelled: {finished.sent} sent"
             )
-            await wait_for(
-                pilot, lambda: table_rows(app, "associations")[0][3] == "aborted", what="abort"
-            )
             return finished.sent
 
-    sent = asyncio.run(scenario())
-    assert len(stored_files(inbox)) == sent  # nothing reported sent that did not arrive
+    try:
+        sent = asyncio.run(scenario())
+        assert peer.aborted.wait(5), "the association was not aborted"
+        assert len(peer.stored) == sent  # nothing reported sent that did not arrive
+    finally:
+        peer.close()
 
 
 def test_port_in_use_is_shown_and_fixed_in_place(tmp_path: Path) -> None:
