@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -547,6 +548,19 @@ class DicomTuiApp(App[None]):
     @on(ReceiverPane.ObjectChosen)
     def _object_chosen(self, message: ReceiverPane.ObjectChosen) -> None:
         self.inspect(message.path)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications quote paths, AE titles and peers' errors: never read them as
+        markup (a ``[/x]`` in one would stop the app)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -222,12 +222,12 @@ class InspectScreen(ModalScreen[None]):
                         placeholder="Search: keyword (patient) or tag (0010,0010)",
                         id="inspect-search",
                     )
-                    yield Static("Loading...", id="inspect-status")
+                    yield Static("Loading...", id="inspect-status", markup=False)
                     tree: Tree[TagNode] = Tree("tags", id="inspect-tree")
                     tree.show_root = False
                     yield tree
                 with Vertical(id="inspect-image"):
-                    yield Static("", id="inspect-image-info")
+                    yield Static("", id="inspect-image-info", markup=False)
                     yield DicomPicture(id="inspect-picture")
 
     def on_mount(self) -> None:

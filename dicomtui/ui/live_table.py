@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from rich.text import Text
 from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
@@ -18,7 +19,13 @@ ROW_CACHE = 200
 LINE_CACHE = 200
 
 
-class LiveTable(DataTable[str]):
+def literal(value: str) -> Text:
+    """A cell shown exactly as given: DataTable reads a plain str as Rich markup, so a
+    patient name like ``DOE^[/JOHN]`` from the wire would stop the app."""
+    return Text(value, no_wrap=True, end="")
+
+
+class LiveTable(DataTable[Text]):
     """Keeps the newest ``max_rows`` rows (up to twice that between trims).
 
     Textual's ``remove_row`` renumbers every row, so dropping the oldest row for
@@ -39,7 +46,7 @@ class LiveTable(DataTable[str]):
     def append_row(self, key: str, cells: tuple[str, ...]) -> list[str]:
         """Add a row at the end; returns the keys of rows trimmed away (usually none)."""
         self._newest.append((key, cells))
-        self.add_row(*cells, key=key)
+        self.add_row(*map(literal, cells), key=key)
         if self.row_count <= 2 * self.max_rows:
             return []
         return self._trim()
@@ -58,7 +65,7 @@ class LiveTable(DataTable[str]):
             cursor_key = None
         super().clear()
         for key, cells in self._newest:
-            self.add_row(*cells, key=key)
+            self.add_row(*map(literal, cells), key=key)
         if cursor_key in kept:
             self.move_cursor(row=self.get_row_index(str(cursor_key)), animate=False)
         return dropped

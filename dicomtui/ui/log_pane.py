@@ -37,7 +37,7 @@ class LogPane(Vertical):
         self.dropped = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="log-title")
+        yield Static(id="log-title", markup=False)
         yield Input(placeholder="Filter the log (Enter to apply, empty to clear)", id="log-filter")
         yield Log(max_lines=self.max_lines, id="log", auto_scroll=True)
 

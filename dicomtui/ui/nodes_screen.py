@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
 from dicomtui.core.validation import parse_port
+from dicomtui.ui.live_table import literal
 from dicomtui.ui.settings_screens import SettingsForm
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
@@ -93,11 +95,11 @@ class NodesScreen(ModalScreen[Node | None]):
                 "Address book (Enter sends to the node under the cursor)", classes="form-title"
             )
             yield DataTable(id="node-table", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="nodes-hint")
+            yield Static("", id="nodes-hint", markup=False)
         yield Footer()
 
     @property
-    def table(self) -> DataTable[str]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#node-table", DataTable)
 
     def on_mount(self) -> None:
@@ -112,13 +114,18 @@ class NodesScreen(ModalScreen[Node | None]):
         table.clear()
         for node in self.nodes:
             table.add_row(
-                node.name,
-                node.host,
-                str(node.port),
-                node.called_ae_title,
-                node.calling_ae_title or "(sender's)",
-                "yes" if node.tls else "",
-                self.answers.get(node.name, ""),
+                *map(
+                    literal,
+                    (
+                        node.name,
+                        node.host,
+                        str(node.port),
+                        node.called_ae_title,
+                        node.calling_ae_title or "(sender's)",
+                        "yes" if node.tls else "",
+                        self.answers.get(node.name, ""),
+                    ),
+                ),
                 key=node.name,
             )
         if self.nodes:
@@ -205,7 +212,9 @@ class NodesScreen(ModalScreen[Node | None]):
     def _show_answer(self, name: str) -> None:
         table = self.table
         if name in (n.name for n in self.nodes):
-            table.update_cell(name, COLUMNS[-1], self.answers.get(name, ""), update_width=True)
+            table.update_cell(
+                name, COLUMNS[-1], literal(self.answers.get(name, "")), update_width=True
+            )
 
 
 def describe_echo(result: EchoResult) -> str:

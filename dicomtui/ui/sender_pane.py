@@ -60,7 +60,9 @@ class SenderPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield DicomDirectoryTree(self.browse_path, id="files")
-        yield Static("Nothing selected: Space selects files and folders", id="selection")
+        yield Static(
+            "Nothing selected: Space selects files and folders", id="selection", markup=False
+        )
         host, port, called = self.initial
         with Horizontal(id="destination"):
             yield Label("To")
@@ -71,9 +73,9 @@ class SenderPane(Vertical):
             yield Button("Echo F7", id="echo")
             yield Button("Send F6", id="send", variant="primary")
             yield Button("Cancel F8", id="cancel", variant="error", disabled=True)
-            yield Static("", id="echo-status")
+            yield Static("", id="echo-status", markup=False)
         yield ProgressBar(id="progress", show_eta=False)
-        yield Static("", id="progress-text")
+        yield Static("", id="progress-text", markup=False)
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
         sent = LiveTable(id="sent", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows)
         for key, label, width in SENT_COLUMNS:

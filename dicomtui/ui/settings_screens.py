@@ -87,7 +87,7 @@ class SettingsForm(ModalScreen[Any]):
                 for label, widget in self.fields():
                     yield Label(label)
                     yield widget
-            yield Static("", id="form-error")
+            yield Static("", id="form-error", markup=False)
             with Horizontal(classes="form-buttons"):
                 yield Button("Apply", id="apply", variant="primary")
                 yield Button("Cancel", id="cancel")

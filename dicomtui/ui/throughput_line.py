@@ -25,7 +25,7 @@ class ThroughputLine(Horizontal):
         self._idle = True
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.label}: idle", classes="throughput-rate")
+        yield Static(f"{self.label}: idle", classes="throughput-rate", markup=False)
         yield Sparkline([0.0] * self.meter.seconds, summary_function=max)
 
     def add_events(self, events: Iterable[Event], now: float) -> None:

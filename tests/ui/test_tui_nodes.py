@@ -113,6 +113,7 @@ def test_preferences_change_the_keys_and_the_log_and_come_back_next_time(
             await wait_for(pilot, lambda: not isinstance(app.screen, PreferencesScreen))
             assert app.log_pane.level is Level.DEBUG
             assert app.theme == "nord"
+            await pilot.pause()  # the new key map is taken up after a refresh
             await pilot.press("f12")  # the receiver starts on its new key
             await wait_for(pilot, lambda: listening_port(app), what="the receiver")
 

@@ -361,3 +361,42 @@ def test_an_allow_list_set_in_the_form_refuses_other_peers(tmp_path: Path) -> No
             )
 
     asyncio.run(scenario())
+
+
+def test_names_from_the_wire_and_the_keyboard_are_shown_as_typed(tmp_path: Path) -> None:
+    """A patient name, an AE title or a field holding ``[/x]`` is text, not markup."""
+    from pydicom import dcmread
+    from pynetdicom import AE
+
+    source = make_object(tmp_path / "odd.dcm", patient="DOE^[/JOHN]")
+
+    def send(port: int) -> int:
+        ae = AE(ae_title="[/CT]")
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.1")
+        assoc = ae.associate("127.0.0.1", port, ae_title="DICOMTUI")
+        status = assoc.send_c_store(dcmread(source))
+        assoc.release()
+        return int(status.Status)
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, tmp_path / "inbox")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            assert await asyncio.to_thread(send, listening_port(app)) == 0
+            await wait_for(pilot, lambda: table_rows(app, "received"), what="the object")
+            await pilot.pause(0.3)
+            assert table_rows(app, "received")[0][2] == "DOE^[/JOHN]"
+            assert table_rows(app, "associations")[0][2] == "[/CT]"
+
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: app.screen.query("#extension"))
+            app.screen.query_one("#extension", Input).value = "[/x]"
+            await pilot.click("#apply")
+            await pilot.pause()
+            assert "[/x]" in str(app.screen.query_one("#form-error").render())
+            await pilot.press("escape")
+            app.notify("a path with [/x] in it")
+            await pilot.pause(0.2)
+            assert app.is_running
+
+    asyncio.run(scenario())
