@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +18,7 @@ from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
 from dicomtui.core.validation import parse_port
-from dicomtui.ui.live_table import literal
+from dicomtui.ui.live_table import PlainCell, literal
 from dicomtui.ui.settings_screens import SettingsForm
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
@@ -99,7 +98,7 @@ class NodesScreen(ModalScreen[Node | None]):
         yield Footer()
 
     @property
-    def table(self) -> DataTable[Text]:
+    def table(self) -> DataTable[PlainCell]:
         return self.query_one("#node-table", DataTable)
 
     def on_mount(self) -> None:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -29,7 +28,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
-from dicomtui.ui.live_table import LiveTable, literal
+from dicomtui.ui.live_table import LiveTable, PlainCell, literal
 from dicomtui.ui.throughput_line import ThroughputLine
 
 ASSOCIATION_COLUMNS = (
@@ -93,7 +92,7 @@ class ReceiverPane(Vertical):
         yield Static("Stopped", id="receiver-status", markup=False)
         yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
         yield Static("Associations", classes="table-title")
-        associations: DataTable[Text] = LiveTable(
+        associations: DataTable[PlainCell] = LiveTable(
             id="associations", cursor_type="row", zebra_stripes=True
         )
         for key, label in ASSOCIATION_COLUMNS:
@@ -153,7 +152,7 @@ class ReceiverPane(Vertical):
         }
 
     def _update_associations(self, changed: Iterable[int], now: float) -> None:
-        table: DataTable[Text] = self.query_one("#associations", DataTable)
+        table: DataTable[PlainCell] = self.query_one("#associations", DataTable)
         for assoc_id in self.tracker.removed:
             if str(assoc_id) in table.rows:
                 table.remove_row(str(assoc_id))
@@ -164,7 +163,9 @@ class ReceiverPane(Vertical):
                 continue
             self._write_association(table, row, now)
 
-    def _write_association(self, table: DataTable[Text], row: AssociationRow, now: float) -> None:
+    def _write_association(
+        self, table: DataTable[PlainCell], row: AssociationRow, now: float
+    ) -> None:
         cells = self._cells(row, now)
         key = str(row.assoc_id)
         if key in table.rows:
@@ -176,7 +177,7 @@ class ReceiverPane(Vertical):
     def tick(self, now: float) -> None:
         """Keep the durations and rates of open associations moving."""
         self.query_one(ThroughputLine).tick(now)
-        table: DataTable[Text] = self.query_one("#associations", DataTable)
+        table: DataTable[PlainCell] = self.query_one("#associations", DataTable)
         for row in self.tracker.rows.values():
             if not row.finished and str(row.assoc_id) in table.rows:
                 table.update_cell(
@@ -225,7 +226,7 @@ class ReceiverPane(Vertical):
 
     def received_path(self) -> Path | None:
         """The stored file of the received object under the cursor, if any."""
-        table: DataTable[Text] = self.query_one("#received", DataTable)
+        table: DataTable[PlainCell] = self.query_one("#received", DataTable)
         if not table.row_count:
             return None
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key

@@ -364,11 +364,12 @@ def test_an_allow_list_set_in_the_form_refuses_other_peers(tmp_path: Path) -> No
 
 
 def test_names_from_the_wire_and_the_keyboard_are_shown_as_typed(tmp_path: Path) -> None:
-    """A patient name, an AE title or a field holding ``[/x]`` is text, not markup."""
+    """A patient name, an AE title or a field holding ``[/x]`` is text, not markup,
+    and a control character in one is not sent to the terminal."""
     from pydicom import dcmread
     from pynetdicom import AE
 
-    source = make_object(tmp_path / "odd.dcm", patient="DOE^[/JOHN]")
+    source = make_object(tmp_path / "odd.dcm", patient="DOE^[/JOHN]\x1b[2J")
 
     def send(port: int) -> int:
         ae = AE(ae_title="[/CT]")
@@ -385,7 +386,8 @@ def test_names_from_the_wire_and_the_keyboard_are_shown_as_typed(tmp_path: Path)
             assert await asyncio.to_thread(send, listening_port(app)) == 0
             await wait_for(pilot, lambda: table_rows(app, "received"), what="the object")
             await pilot.pause(0.3)
-            assert table_rows(app, "received")[0][2] == "DOE^[/JOHN]"
+            # ... and an escape sequence never reaches the terminal.
+            assert table_rows(app, "received")[0][2] == "DOE^[/JOHN]\ufffd[2J"
             assert table_rows(app, "associations")[0][2] == "[/CT]"
 
             await pilot.press("f2")
