@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -30,21 +31,19 @@ def test_settings_nodes_and_keys_survive_a_save_and_a_load(tmp_path: Path) -> No
             preferred_syntax=PreferredSyntax.LITTLE,
             allowed_calling_ae_titles=("CT1", "MR2"),
             tls_ca=None,
-        )
+        ),
+        was=RECEIVER,
     )
     config.set_sender(
         SenderSettings(
             host="ignored", calling_ae_title="ME", request_syntax=RequestSyntax.IMPLICIT, tls=True
-        )
+        ),
+        was=SENDER,
     )
     config.set_app(AppPreferences(log_level="debug", theme="nord"))
-    config.set_keys({"sender.send": "f6,ctrl+t"}, ["sender.send", "app.quit"])
-    config.set_nodes(
-        [
-            Node("PACS", "10.0.0.5", 104, "ORTHANC", "WS1", tls=True),
-            Node("CT", "ct.local", 11112),
-        ]
-    )
+    config.set_keys({"sender.send": "f6,ctrl+t"}, was={})
+    config.change_node(None, Node("PACS", "10.0.0.5", 104, "ORTHANC", "WS1", tls=True))
+    config.change_node(None, Node("CT", "ct.local", 11112))
     save_config(config)
 
     again, problems = load_config(path, RECEIVER, SENDER)
@@ -124,7 +123,7 @@ def test_a_file_that_is_not_toml_is_kept_aside_before_a_new_one_is_written(
     assert "is not valid TOML" in problems[0]
     assert config.receiver == RECEIVER
 
-    config.set_receiver(ReceiverSettings(port=4444, ae_title="DICOMTUI"))
+    config.set_receiver(ReceiverSettings(port=4444, ae_title="DICOMTUI"), was=RECEIVER)
     save_config(config)
     assert (tmp_path / "config.toml.broken").read_text() == "[receiver\nport = "
     again, problems = load_config(path, RECEIVER, SENDER)
@@ -161,7 +160,7 @@ port = 104
 aet = "TYPO"
 
 [[nodes]]
-name = "CT"
+name = "CT"  # the scanner in room 2
 host = "ct"
 port = 11112
 
@@ -173,12 +172,12 @@ x = 1
     assert any("node 1 (PACS): unknown keys aet" in p for p in problems), problems
     assert [n.name for n in config.nodes] == ["CT"]
 
-    # A run with --port 4000 (not saved) changes only the layout in F2.
-    effective = ReceiverSettings(port=4000, ae_title="WS1")
-    config.receiver = effective
-    config.set_receiver(ReceiverSettings(port=4000, ae_title="WS1", layout=StorageLayout.STUDY))
-    config.set_nodes([*config.nodes, Node("NEW", "new", 104, "NEW")])
-    config.set_keys({"sender.send": "ctrl+t"}, ["sender.send", "app.quit"])
+    # A run with --port 4000 (never saved) changes only the layout in F2.
+    shown = dataclasses.replace(config.receiver, port=4000)
+    config.set_receiver(dataclasses.replace(shown, layout=StorageLayout.STUDY), was=shown)
+    config.change_node(None, Node("NEW", "new", 104, "NEW"))
+    config.change_node(config.nodes[0], dataclasses.replace(config.nodes[0], port=11113))
+    config.set_keys({"sender.send": "ctrl+t"}, was={})
     save_config(config)
 
     text = path.read_text()
@@ -189,13 +188,16 @@ x = 1
         'colour = "red"',
         '"some.future.command" = "f12"',
         'aet = "TYPO"',
+        'name = "CT"  # the scanner in room 2',
+        "port = 11113",
         "[plugins]",
     ):
         assert kept in text, text
     assert "4000" not in text
     again, _ = load_config(path, RECEIVER, SENDER)
     assert again.receiver.layout is StorageLayout.STUDY
-    assert [n.name for n in again.nodes] == ["CT", "NEW"]
+    assert [(n.name, n.port) for n in again.nodes] == [("CT", 11113), ("NEW", 104)]
+    assert text.index('name = "PACS"') < text.index('name = "CT"') < text.index('name = "NEW"')
     assert again.keys == {"some.future.command": "f12", "sender.send": "ctrl+t"}
 
 
@@ -225,7 +227,7 @@ def test_an_unreadable_file_is_never_overwritten(tmp_path: Path) -> None:
     path.write_bytes(b"[receiver]\nae_title = '\xff\xfe'\n")  # not UTF-8
     config, problems = load_config(path, RECEIVER, SENDER)
     assert "could not be read" in problems[0]
-    config.set_receiver(ReceiverSettings(port=1))
+    config.set_receiver(ReceiverSettings(port=1), was=RECEIVER)
     with pytest.raises(ConfigNotSaved):
         save_config(config)
     assert path.read_bytes() == b"[receiver]\nae_title = '\xff\xfe'\n"
@@ -242,3 +244,56 @@ def test_a_linked_config_file_stays_a_link(tmp_path: Path) -> None:
     save_config(config)
     assert link.is_symlink()
     assert 'log_level = "debug"' in target.read_text()
+
+
+def test_sections_written_inline_or_with_dotted_keys_keep_their_values(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'receiver = { port = 2000, ae_title = "MYAE" }\n'
+        'sender.calling_ae_title = "ME"\n'
+        'nodes = [{ name = "A", host = "a", port = 1 }, { name = "B", bad = 1 }]\n'
+    )
+    config, _ = load_config(path, RECEIVER, SENDER)
+    assert (config.receiver.port, config.receiver.ae_title) == (2000, "MYAE")
+    config.set_receiver(
+        dataclasses.replace(config.receiver, filename_extension=".dcm"), config.receiver
+    )
+    config.set_sender(dataclasses.replace(config.sender, max_pdu=0), config.sender)
+    config.change_node(None, Node("C", "c", 3))
+    save_config(config)
+
+    again, problems = load_config(path, RECEIVER, SENDER)
+    assert (again.receiver.port, again.receiver.ae_title, again.receiver.filename_extension) == (
+        2000,
+        "MYAE",
+        ".dcm",
+    )
+    assert (again.sender.calling_ae_title, again.sender.max_pdu) == ("ME", 0)
+    assert [n.name for n in again.nodes] == ["A", "C"]
+    assert any("node 2 (B)" in p for p in problems)  # still there, still reported
+
+
+def test_edits_made_by_hand_while_the_app_runs_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[app]\ntheme = "nord"\n')
+    config, _ = load_config(path, RECEIVER, SENDER)
+    with path.open("a") as editor:
+        editor.write('\n[[nodes]]  # added in an editor\nname = "HAND"\nhost = "h"\nport = 104\n')
+    config.set_app(dataclasses.replace(config.app, log_level="debug"))
+    save_config(config)
+    text = path.read_text()
+    assert "# added in an editor" in text and 'log_level = "debug"' in text
+
+    path.write_text("[app\n")  # broken by hand: the app's change waits, the file stays
+    config.set_app(dataclasses.replace(config.app, theme="gruvbox"))
+    with pytest.raises(ConfigNotSaved, match="changed outside the app"):
+        save_config(config)
+    assert path.read_text() == "[app\n"
+
+
+def test_a_broken_allow_list_keeps_the_receiver_closed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[receiver]\nallowed_addresses = ["10.0.0.0/33"]\n')
+    config, _ = load_config(path, RECEIVER, SENDER)
+    assert config.unsafe_receiver and "allow-list" in config.unsafe_receiver
+    assert config.receiver.allowed_addresses == ()  # not used: the receiver stays stopped

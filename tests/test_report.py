@@ -38,7 +38,7 @@ def test_a_long_running_receiver_keeps_the_newest_objects_and_says_how_many_are_
     assert (len(report.records), report.total, report.left_out) == (100, 251, 151)
 
     path = tmp_path / "r.csv"
-    assert write_report(report, path) == 100
+    assert write_report(report, path) == (100, 151)
     with path.open(newline="") as fp:
         rows = list(csv.DictReader(fp))
     assert rows[0]["sop_instance"] == "1.2.151"

@@ -18,7 +18,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import platformdirs
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT
 from tomlkit.toml_document import TOMLDocument
 
 from dicomtui.core.receiver import ReceiverSettings
@@ -88,6 +88,10 @@ class AppPreferences:
     destination: str = ""
 
 
+#: One change made in the app, applied to the document when it is saved.
+Edit = Callable[[TOMLDocument], None]
+
+
 @dataclass
 class Config:
     path: Path
@@ -97,65 +101,147 @@ class Config:
     #: Command id -> keys ("sender.send" = "f6,ctrl+t").
     keys: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
-    #: The file as read, edited in place by the ``set_*`` methods.
+    #: The file as last read or written.
     document: TOMLDocument = field(default_factory=tomlkit.document)
-    #: ``[[nodes]]`` entries that could not be used: written back as they were.
-    kept_nodes: list[Any] = field(default_factory=list)
+    #: The file's (mtime, size) then: a file edited by hand since is read again.
+    stamp: tuple[int, int] | None = None
+    #: Changes not saved yet.
+    pending: list[Edit] = field(default_factory=list)
     #: The file on disk could not be parsed; keep it aside before writing.
     unparsable: bool = False
     #: Why the file must not be written at all (it could not be read), or "".
     read_error: str = ""
+    #: Why the receiver must not start as configured (a broken allow-list), or "".
+    unsafe_receiver: str = ""
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
 
-    def set_receiver(self, settings: ReceiverSettings) -> None:
-        self._record("receiver", self.receiver, settings)
-        self.receiver = settings
+    def set_receiver(self, new: ReceiverSettings, was: ReceiverSettings) -> None:
+        """The fields the user changed from ``was`` (what the form showed) to ``new``:
+        values the command line gave for this run only are never written."""
+        changed = _changed(was, new)
+        self.receiver = dataclasses.replace(self.receiver, **changed)
+        self._edit("receiver", changed)
+        if changed.keys() & _ADMISSION:
+            self.unsafe_receiver = ""
 
-    def set_sender(self, settings: SenderSettings) -> None:
-        self._record("sender", self.sender, settings, skip=_SENDER_NOT_SAVED)
-        self.sender = settings
+    def set_sender(self, new: SenderSettings, was: SenderSettings) -> None:
+        changed = _changed(was, new, skip=_SENDER_NOT_SAVED)
+        self.sender = dataclasses.replace(self.sender, **changed)
+        self._edit("sender", changed)
 
-    def set_app(self, preferences: AppPreferences) -> None:
-        self._record("app", self.app, preferences)
-        self.app = dataclasses.replace(preferences)
+    def set_app(self, new: AppPreferences) -> None:
+        changed = _changed(self.app, new)
+        self.app = dataclasses.replace(self.app, **changed)
+        self._edit("app", changed)
 
-    def set_keys(self, keys: dict[str, str], commands: Iterable[str]) -> None:
-        """The keys of ``commands``; entries for other ids stay in the file."""
-        table = self._table("keys")
-        for command in commands:
-            if command in keys:
-                table[command] = keys[command]
-            elif command in table:
-                del table[command]
-        self.keys = {k: v for k, v in self.keys.items() if k not in set(commands)} | keys
+    def set_keys(self, new: dict[str, str], was: dict[str, str]) -> None:
+        """The keys the user changed; every other entry stays as written."""
+        changed = {c: new.get(c) for c in new.keys() | was.keys() if new.get(c) != was.get(c)}
+        for command, keys in changed.items():
+            if keys is None:
+                self.keys.pop(command, None)
+            else:
+                self.keys[command] = keys
 
-    def set_nodes(self, nodes: list[Node]) -> None:
-        entries = AoT([])
-        for node in nodes:
-            entries.append(_node_table(node))
-        for kept in self.kept_nodes:
-            entries.append(kept)
-        self.document["nodes"] = entries
-        self.nodes = list(nodes)
+        def edit(document: TOMLDocument) -> None:
+            table = _section(document, "keys")
+            for command, keys in changed.items():
+                if keys is not None:
+                    table[command] = keys
+                elif command in table:
+                    del table[command]
 
-    def _record(
-        self, section: str, old: object, new: object, skip: frozenset[str] = frozenset()
-    ) -> None:
-        """Write the fields that changed from ``old`` to ``new``; leave the rest as written."""
-        table = self._table(section)
-        for f in dataclasses.fields(new):  # type: ignore[arg-type]
-            value = getattr(new, f.name)
-            if f.name not in skip and value != getattr(old, f.name):
-                table[f.name] = _to_toml(value)
+        self.pending.append(edit)
 
-    def _table(self, section: str) -> Table:
-        table = self.document.get(section)
-        if not isinstance(table, Table):  # absent, or a mistake already reported
-            table = tomlkit.table()
-            self.document[section] = table
-        return table
+    def change_node(self, old: Node | None, new: Node | None) -> None:
+        """Add (``old`` None), edit, or delete (``new`` None) one node, in place in the
+        file: its comments, the other nodes and the unusable ones stay as written."""
+        if old is None and new is not None:
+            self.nodes.append(new)
+        elif old is not None:
+            index = self.nodes.index(old)
+            if new is None:
+                del self.nodes[index]
+            else:
+                self.nodes[index] = new
+
+        def edit(document: TOMLDocument) -> None:
+            entries = document.get("nodes")
+            if not isinstance(entries, list):
+                entries = AoT([])
+                document["nodes"] = entries
+            at = next(
+                (
+                    i
+                    for i, entry in enumerate(entries)
+                    if old is not None
+                    and isinstance(entry, MutableMapping)
+                    and entry.get("name") == old.name
+                ),
+                None,
+            )
+            if new is None:
+                if at is not None:
+                    del entries[at]
+            elif at is None or old is None:
+                entries.append(_node_table(new, inline=not isinstance(entries, AoT)))
+            else:
+                _update_node(entries[at], old, new)
+
+        self.pending.append(edit)
+
+    def _edit(self, section: str, changed: dict[str, Any]) -> None:
+        if not changed:
+            return
+
+        def edit(document: TOMLDocument) -> None:
+            table = _section(document, section)
+            for name, value in changed.items():
+                table[name] = _to_toml(value)
+
+        self.pending.append(edit)
+
+
+#: Receiver settings that decide who may send: a mistake in one must not open the door.
+_ADMISSION = frozenset({"allowed_calling_ae_titles", "allowed_addresses", "check_called_ae_title"})
+
+
+def _changed(was: Any, new: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return {
+        f.name: getattr(new, f.name)
+        for f in dataclasses.fields(new)
+        if f.name not in skip and getattr(new, f.name) != getattr(was, f.name)
+    }
+
+
+def _section(document: TOMLDocument, name: str) -> MutableMapping[str, Any]:
+    """The section as the user wrote it ([table], inline table or dotted keys)."""
+    table = document.get(name)
+    if not isinstance(table, MutableMapping):  # absent, or a mistake already reported
+        table = tomlkit.table()
+        document[name] = table
+    return table
+
+
+def _update_node(entry: MutableMapping[str, Any], old: Node, new: Node) -> None:
+    for f in dataclasses.fields(Node):
+        value = getattr(new, f.name)
+        if value == getattr(old, f.name) and f.name in entry:
+            continue
+        if value == f.default and f.name not in ("name", "host", "port"):
+            entry.pop(f.name, None)  # back to the default: say nothing
+        else:
+            entry[f.name] = value
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def default_config_path() -> Path:
@@ -185,6 +271,7 @@ def load_config(
         config.unparsable = True
         return config, [f"{path} is not valid TOML ({exc}); using the defaults"]
     config.document = document
+    config.stamp = _stamp(path)
     data = document.unwrap()
 
     problems: list[str] = []
@@ -194,19 +281,23 @@ def load_config(
     )
     config.app = _preferences_from(data.pop("app", {}), problems)
     config.keys = _keys_from(data.pop("keys", {}), problems)
-    config.nodes, kept = _nodes_from(data.pop("nodes", []), problems)
-    raw_nodes = document.get("nodes")
-    if isinstance(raw_nodes, AoT):
-        config.kept_nodes = [raw_nodes[index] for index in kept]
+    config.nodes = _nodes_from(data.pop("nodes", []), problems)
+    unsafe = [p for p in problems if p.startswith(tuple(f"[receiver] {k} " for k in _ADMISSION))]
+    if unsafe:
+        config.unsafe_receiver = (
+            "the receiver is not started: its allow-list in the config file has a mistake, "
+            "and without it anyone could send; fix it in F2 (or in the file), then F5"
+        )
     problems.extend(f"{path}: unknown section [{name}] ignored" for name in data)
     return config, problems
 
 
 def save_config(config: Config) -> None:
-    """Write the document atomically (a reader never sees half a file).
+    """Apply the pending changes to the file and write it atomically.
 
-    A symbolic link (a dotfiles folder) stays a link: its target is written.
-    Raises ConfigNotSaved or OSError.
+    A file edited by hand since it was read is read again first, so those edits
+    stay; a symbolic link (a dotfiles folder) stays a link. Raises ConfigNotSaved
+    or OSError (the changes stay pending).
     """
     if config.read_error:
         raise ConfigNotSaved(f"{config.read_error} at start, so it is not overwritten")
@@ -215,15 +306,40 @@ def save_config(config: Config) -> None:
     if config.unparsable and path.exists():
         os.replace(path, path.with_name(path.name + ".broken"))
         config.unparsable = False
-        config.document = _rebuilt(config)
+        config.pending.clear()
+        document = _rebuilt(config)
+    else:
+        document = _current_document(config, path)
+        for edit in config.pending:
+            edit(document)
     fd, temporary = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(tomlkit.dumps(config.document))
+            out.write(tomlkit.dumps(document))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    config.document = document
+    config.pending.clear()
+    config.stamp = _stamp(path)
+
+
+def _current_document(config: Config, path: Path) -> TOMLDocument:
+    """A copy of the document to change: the file again if it was edited since."""
+    if _stamp(path) == config.stamp:
+        return tomlkit.parse(tomlkit.dumps(config.document))
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        document = tomlkit.document()
+        document.add(tomlkit.comment(HEADER))
+        return document
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        raise ConfigNotSaved(
+            f"{path} was changed outside the app and cannot be read now ({exc}); "
+            "fix it and change the setting again"
+        ) from exc
 
 
 def _rebuilt(config: Config) -> TOMLDocument:
@@ -244,7 +360,7 @@ def _rebuilt(config: Config) -> TOMLDocument:
     document["keys"] = dict(config.keys)
     entries = AoT([])
     for node in config.nodes:
-        entries.append(_node_table(node))
+        entries.append(_node_table(node, inline=False))
     document["nodes"] = entries
     return document
 
@@ -264,8 +380,8 @@ def _to_toml(value: Any) -> Any:
     return value
 
 
-def _node_table(node: Node) -> Table:
-    table = tomlkit.table()
+def _node_table(node: Node, inline: bool) -> Any:
+    table = tomlkit.inline_table() if inline else tomlkit.table()
     table["name"] = node.name
     table["host"] = node.host
     table["port"] = node.port
@@ -392,14 +508,13 @@ def _keys_from(table: object, problems: list[str]) -> dict[str, str]:
     return keys
 
 
-def _nodes_from(entries: object, problems: list[str]) -> tuple[list[Node], list[int]]:
-    """The usable nodes, and the positions of the entries that are not."""
+def _nodes_from(entries: object, problems: list[str]) -> list[Node]:
+    """The usable nodes (the others stay in the file as they are)."""
     if not isinstance(entries, list):
         problems.append("nodes must be written as [[nodes]] tables; ignored")
-        return [], []
+        return []
     hints = typing.get_type_hints(Node)
     nodes: list[Node] = []
-    unusable: list[int] = []
     for index, entry in enumerate(entries):
         try:
             if not isinstance(entry, dict):
@@ -414,10 +529,9 @@ def _nodes_from(entries: object, problems: list[str]) -> tuple[list[Node], list[
             node = check_node(Node(**values), nodes)
         except (TypeError, ValueError) as exc:
             problems.append(f"node {index + 1} ({_label(entry)}): {exc}; kept in the file, unused")
-            unusable.append(index)
             continue
         nodes.append(node)
-    return nodes, unusable
+    return nodes
 
 
 def check_node(node: Node, others: list[Node]) -> Node:

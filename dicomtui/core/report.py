@@ -223,8 +223,9 @@ def _exported(record: TransferRecord) -> dict[str, object]:
     return row
 
 
-def write_report(report: TransferReport, path: Path) -> int:
-    """Write the records as CSV, or JSON if ``path`` ends in ``.json``; returns how many.
+def write_report(report: TransferReport, path: Path) -> tuple[int, int]:
+    """Write the records as CSV, or JSON if ``path`` ends in ``.json``; returns how
+    many were written and how many older ones had been left out.
 
     Written beside the target and renamed, so a failed write leaves no half file.
     """
@@ -250,7 +251,7 @@ def write_report(report: TransferReport, path: Path) -> int:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return len(records)
+    return len(records), left_out
 
 
 class Throughput:

@@ -191,7 +191,7 @@ def report_writer(
 
     def write() -> bool:
         try:
-            count = write_report(report, path)
+            count, _left_out = write_report(report, path)
         except OSError as exc:
             print(f"E: Cannot write the report {path}: {exc.strerror or exc}", file=sys.stderr)
             return False

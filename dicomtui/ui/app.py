@@ -337,35 +337,41 @@ class DicomTuiApp(App[None]):
             self.start_receiver()
 
     def action_receiver_settings(self) -> None:
+        was = self.receiver_settings
+
         def apply(settings: ReceiverSettings | None) -> None:
             if settings is not None:
                 self.stop_receiver()
                 self.start_receiver(settings)
-                self.settings_file.set_receiver(settings)
+                self.settings_file.set_receiver(settings, was)
                 self.save_settings()
 
-        self.push_screen(ReceiverSettingsScreen(self.receiver_settings), apply)
+        self.push_screen(ReceiverSettingsScreen(was), apply)
 
     def action_sender_options(self) -> None:
+        was = self.sender_settings
+
         def apply(settings: SenderSettings | None) -> None:
             if settings is not None:
                 self.sender_settings = settings
-                self.settings_file.set_sender(settings)
+                self.settings_file.set_sender(settings, was)
                 self.save_settings()
 
-        self.push_screen(SenderOptionsScreen(self.sender_settings), apply)
+        self.push_screen(SenderOptionsScreen(was), apply)
 
     def action_nodes(self) -> None:
         def echo_node(node: Node) -> EchoResult:
             return echo(node.sender_settings(self.sender_settings), self.bus, self.wants_pdu_dumps)
 
-        def nodes_changed(nodes: list[Node]) -> None:
-            self.settings_file.set_nodes(nodes)
-            destination = self.settings_file.app.destination
-            if destination and destination not in {n.name for n in nodes}:
-                self._set_app_preference(destination="")
-            if self.destination_node is not None and self.destination_node not in nodes:
-                self.destination_node = None
+        def node_changed(old: Node | None, new: Node | None) -> None:
+            self.settings_file.change_node(old, new)
+            if old is not None and self.destination_node == old:
+                # The destination follows its node: new address, TLS, name, or gone.
+                self.destination_node = new
+                if new is not None:
+                    self.sender_pane.set_destination(new.host, new.port, new.called_ae_title)
+            if old is not None and self.settings_file.app.destination == old.name:
+                self._set_app_preference(destination=new.name if new is not None else "")
             self.save_settings()
 
         def picked(node: Node | None) -> None:
@@ -378,14 +384,17 @@ class DicomTuiApp(App[None]):
             where = f"{node.called_ae_title} at {node.host}:{node.port}"
             self.notify(f"Sending to {node.name}: {where}")
 
-        self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, nodes_changed), picked)
+        self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, node_changed), picked)
 
     def action_preferences(self) -> None:
+        known = {c.id for c in COMMANDS}
+        shown_keys = {k: v for k, v in self.settings_file.keys.items() if k in known}
+
         def apply(result: tuple[AppPreferences, dict[str, str]] | None) -> None:
             if result is not None:
                 preferences, keys = result
                 self.settings_file.set_app(preferences)
-                self.settings_file.set_keys(keys, [c.id for c in COMMANDS])
+                self.settings_file.set_keys(keys, was=shown_keys)
                 self._apply_preferences()
                 self.save_settings()
 
@@ -501,14 +510,14 @@ class DicomTuiApp(App[None]):
                 return
             report = self.receiver_report if choice.receiver else self.send_report
             try:
-                count = write_report(report, choice.path)
+                count, left_out = write_report(report, choice.path)
             except OSError as exc:
                 self.notify(
                     f"Could not write {choice.path}: {exc.strerror or exc}", severity="error"
                 )
                 return
-            left_out = f" (the {report.left_out} oldest were not kept)" if report.left_out else ""
-            self.notify(f"Wrote {count} objects to {choice.path}{left_out}")
+            older = f" (the {left_out} oldest were not kept)" if left_out else ""
+            self.notify(f"Wrote {count} objects to {choice.path}{older}")
 
         self.push_screen(ReportScreen(Path.cwd()), export)
 

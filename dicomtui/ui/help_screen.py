@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -33,7 +34,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Command", no_wrap=True)
         table.add_column("What it does")
         for command in COMMANDS:
-            table.add_row(self.keys.get(command.id, command.key), command.title, command.help)
+            # Keys come from the user's key map: text, never markup.
+            table.add_row(Text(self.keys.get(command.id, command.key)), command.title, command.help)
         with Vertical(id="help"):
             yield Static("dicomtui keys (Escape closes)", classes="form-title")
             yield Static(table)

@@ -10,6 +10,7 @@ from dicomtui import __version__
 from dicomtui.core.config import CONFIG_ENV, default_config_path, load_config
 from dicomtui.core.receiver import ReceiverSettings
 from dicomtui.core.sender import SenderSettings
+from dicomtui.core.validation import check_ae_title
 
 DEFAULT_PORT = 11112
 #: The app's receiver offers 1 MiB PDUs (the headless storescp keeps the manual's
@@ -76,8 +77,8 @@ def parse_destination(text: str) -> tuple[str, int, str | None]:
     port_text, _, aet = rest.partition(":")
     if not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"--dest wants HOST:PORT[:AET], not {text!r}")
-    if aet and len(aet) > 16:
-        raise ValueError(f"AE titles are at most 16 characters: {aet!r}")
+    if aet:
+        check_ae_title(aet, "called AE title")
     return host, int(port_text), aet or None
 
 
@@ -110,8 +111,14 @@ def config_from_args(args: argparse.Namespace) -> object:
             receiver = dataclasses.replace(receiver, port=args.port)
         else:
             notices.append(f"Port {args.port} is not a port; using {receiver.port} (F2 changes it)")
+    aet: str | None = None
     if args.aet is not None:
-        receiver = dataclasses.replace(receiver, ae_title=args.aet[:16])
+        try:
+            aet = check_ae_title(args.aet.strip(), "AE title (--aet)")
+        except ValueError as exc:
+            notices.append(f"{exc}; using {receiver.ae_title}")
+    if aet is not None:
+        receiver = dataclasses.replace(receiver, ae_title=aet)
     if args.output_directory is not None:
         receiver = dataclasses.replace(
             receiver, output_directory=Path(args.output_directory).expanduser()
@@ -119,8 +126,8 @@ def config_from_args(args: argparse.Namespace) -> object:
     if args.bind_address is not None:
         receiver = dataclasses.replace(receiver, bind_address=args.bind_address)
     sender = config.sender
-    if args.aet is not None:
-        sender = dataclasses.replace(sender, calling_ae_title=args.aet[:16])
+    if aet is not None:
+        sender = dataclasses.replace(sender, calling_ae_title=aet)
     sender = dataclasses.replace(
         sender, host="127.0.0.1", port=receiver.port, called_ae_title=receiver.ae_title
     )
@@ -140,11 +147,15 @@ def config_from_args(args: argparse.Namespace) -> object:
             notices.append(str(exc))
     elif wanted:
         notices.append(f"No node named {wanted!r} in the address book; sending to this app")
+    if config.unsafe_receiver:
+        notices.append(config.unsafe_receiver[0].upper() + config.unsafe_receiver[1:])
     return LaunchConfig(
         receiver=receiver,
         sender=sender,
         browse_path=browse.resolve(),
-        start_receiver=not args.no_receiver and config.app.start_receiver,
+        start_receiver=not args.no_receiver
+        and config.app.start_receiver
+        and not config.unsafe_receiver,
         notices=notices,
         settings=config,
         destination_node=node,

@@ -65,8 +65,9 @@ class NodeForm(SettingsForm):
 class NodesScreen(ModalScreen[Node | None]):
     """Pick a destination (Enter), add, edit, delete and echo nodes.
 
-    Dismisses with the node picked, or None. Changes to the list are handed to
-    ``on_change`` (which saves them) as they are made.
+    Dismisses with the node picked, or None. Each change is handed to ``on_change``
+    (which saves it) as it is made: ``(None, new)`` adds, ``(old, new)`` edits,
+    ``(old, None)`` deletes.
     """
 
     BINDINGS = [
@@ -80,7 +81,10 @@ class NodesScreen(ModalScreen[Node | None]):
     ]
 
     def __init__(
-        self, nodes: list[Node], echoer: Echoer, on_change: Callable[[list[Node]], None]
+        self,
+        nodes: list[Node],
+        echoer: Echoer,
+        on_change: Callable[[Node | None, Node | None], None],
     ) -> None:
         super().__init__()
         self.nodes = list(nodes)
@@ -137,9 +141,9 @@ class NodesScreen(ModalScreen[Node | None]):
             return None
         return self.nodes[min(self.table.cursor_row, len(self.nodes) - 1)]
 
-    def _changed(self) -> None:
+    def _changed(self, old: Node | None, new: Node | None) -> None:
         self.refill()
-        self.on_change(list(self.nodes))
+        self.on_change(old, new)
 
     def action_use(self) -> None:
         node = self.current()
@@ -150,7 +154,7 @@ class NodesScreen(ModalScreen[Node | None]):
         def added(node: Node | None) -> None:
             if node is not None:
                 self.nodes.append(node)
-                self._changed()
+                self._changed(None, node)
                 self.table.move_cursor(row=len(self.nodes) - 1)
 
         self.app.push_screen(NodeForm(None, self.nodes), added)
@@ -166,7 +170,7 @@ class NodesScreen(ModalScreen[Node | None]):
             if changed is not None:
                 self.nodes[index] = changed
                 self.answers.pop(node.name, None)
-                self._changed()
+                self._changed(node, changed)
 
         self.app.push_screen(NodeForm(node, others), edited)
 
@@ -175,7 +179,7 @@ class NodesScreen(ModalScreen[Node | None]):
         if node is not None:
             self.nodes.remove(node)
             self.answers.pop(node.name, None)
-            self._changed()
+            self._changed(node, None)
             self.notify(f"Deleted {node.name}")
 
     def action_echo(self) -> None:

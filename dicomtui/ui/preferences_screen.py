@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Input, Switch
 
@@ -27,7 +28,7 @@ class PreferencesScreen(SettingsForm):
         themes = sorted({*self.themes, p.theme})
         fields: list[tuple[str, Widget]] = [
             ("Log level", choice([(name, name) for name in LOG_LEVELS], p.log_level, "log-level")),
-            ("Theme", choice([(name, name) for name in themes], p.theme, "theme")),
+            ("Theme", choice([(Text(name), name) for name in themes], p.theme, "theme")),
             ("Start the receiver at launch", Switch(p.start_receiver, id="start-receiver")),
         ]
         for command in COMMANDS:

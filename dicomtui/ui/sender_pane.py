@@ -17,6 +17,7 @@ from dicomtui.core.events import EchoResult, Event, FileSent, FileSkipped, SendF
 from dicomtui.core.log_format import format_event, send_summary
 from dicomtui.core.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
+from dicomtui.core.validation import check_ae_title
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
 from dicomtui.ui.throughput_line import ThroughputLine
@@ -145,9 +146,7 @@ class SenderPane(Vertical):
             raise ValueError("Type the destination's host first")
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
             raise ValueError("The destination port must be a number from 1 to 65535")
-        if len(called) > 16:
-            raise ValueError("AE titles are at most 16 characters")
-        return host, int(port_text), called
+        return host, int(port_text), check_ae_title(called, "called AE title")
 
     def set_destination(self, host: str, port: int, called_ae_title: str) -> None:
         self.query_one("#dest-host", Input).value = host

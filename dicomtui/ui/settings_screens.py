@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +20,7 @@ from dicomtui.core.sender import RequestSyntax, SenderSettings
 from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
 from dicomtui.core.validation import (
     MAX_PDU_LIMIT,
+    check_ae_title,
     parse_addresses,
     parse_ae_title,
     parse_count,
@@ -56,14 +58,17 @@ LAYOUT_CHOICES = [
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:g}"
+    """Exactly (4294.967296 for 4 GiB), so that Apply without an edit changes nothing."""
+    return f"{size / 1_000_000:.6f}".rstrip("0").rstrip(".")
 
 
 def _path_text(path: Path | None) -> str:
     return str(path) if path else ""
 
 
-def choice(options: list[tuple[str, Any]], value: Any, widget_id: str) -> Select[Any]:
+def choice(
+    options: list[tuple[str, Any]] | list[tuple[Text, Any]], value: Any, widget_id: str
+) -> Select[Any]:
     return Select(options, value=value, allow_blank=False, id=widget_id)
 
 
@@ -210,8 +215,11 @@ class ReceiverSettingsScreen(SettingsForm):
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
             max_associations=parse_count(self.value("max-assoc"), "number of associations", 1),
-            max_object_size=int(parse_megabytes(self.value("max-object")) * 1_000_000),
-            allowed_calling_ae_titles=parse_list(self.value("allow-calling")),
+            max_object_size=round(parse_megabytes(self.value("max-object")) * 1_000_000),
+            allowed_calling_ae_titles=tuple(
+                check_ae_title(title, "allowed calling AE title")
+                for title in parse_list(self.value("allow-calling"))
+            ),
             allowed_addresses=parse_addresses(self.value("allow-address")),
             check_called_ae_title=bool(self.value("check-called")),
             handshake_timeout=parse_seconds(self.value("handshake"), "silence limit"),

@@ -144,9 +144,10 @@ def test_the_config_gives_the_receiver_and_a_node_picks_the_destination(
     config.set_receiver(
         dataclasses.replace(
             config.receiver, port=4321, ae_title="WORKSTATION", output_directory=tmp_path / "in"
-        )
+        ),
+        was=config.receiver,
     )
-    config.set_nodes([Node("PACS", "pacs.example", 11113, "ORTHANC", tls=True)])
+    config.change_node(None, Node("PACS", "pacs.example", 11113, "ORTHANC", tls=True))
     save_config(config)
 
     launch = config_from_args(build_parser().parse_args(["--dest", "PACS", "--aet", "OTHER"]))
@@ -172,8 +173,8 @@ def test_a_nodes_tls_and_calling_title_apply_only_while_it_is_the_destination(
             await wait_for(pilot, lambda: listening_port(app), what="the receiver")
             port = listening_port(app)
             assert port is not None
-            app.settings_file.set_nodes(
-                [Node("SECURE", "127.0.0.1", port, "DICOMTUI", "WS1", True)]
+            app.settings_file.change_node(
+                None, Node("SECURE", "127.0.0.1", port, "DICOMTUI", "WS1", True)
             )
             await pilot.press("ctrl+n")
             await wait_for(pilot, lambda: isinstance(app.screen, NodesScreen))
@@ -203,3 +204,64 @@ def test_a_nodes_tls_and_calling_title_apply_only_while_it_is_the_destination(
             assert (saved.sender.tls, saved.sender.calling_ae_title) == (False, "DICOMTUI")
 
     asyncio.run(scenario())
+
+
+def test_one_off_options_are_not_saved_and_an_edited_destination_keeps_its_tls(
+    tmp_path: Path, own_config_file: Path
+) -> None:
+    config, _ = load_config(own_config_file, *app_defaults())
+    config.change_node(None, Node("SECURE", "127.0.0.1", 104, "PACS", "WS1", tls=True))
+    config.set_keys({"sender.echo": "f7,[/x]"}, was={})  # a key that looks like markup
+    save_config(config)
+    args = ["--port", "0", "--aet", "ONEOFF", "-od", str(tmp_path / "x"), "--dest", "SECURE"]
+
+    async def scenario() -> None:
+        launch = config_from_args(build_parser().parse_args([str(tmp_path), *args]))
+        assert isinstance(launch, LaunchConfig)
+        app = DicomTuiApp(launch)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: listening_port(app), what="the receiver")
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: app.screen.query("#layout"))
+            app.screen.query_one("#layout", Select).value = "study"
+            await pilot.click("#apply")
+            await wait_for(pilot, lambda: not app.screen.query("#layout"))
+
+            # Edit the destination node: it stays the destination, TLS and all.
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NodesScreen))
+            await pilot.press("e")
+            await wait_for(pilot, lambda: app.screen.query("#node-name"))
+            app.screen.query_one("#node-name", Input).value = "VAULT"
+            app.screen.query_one("#node-port", Input).value = "105"
+            await pilot.click("#apply")
+            await wait_for(pilot, lambda: isinstance(app.screen, NodesScreen))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, NodesScreen))
+            settings = app._destination_settings()
+            assert settings is not None
+            assert (settings.port, settings.tls, settings.calling_ae_title) == (105, True, "WS1")
+
+            await pilot.press("f1")  # the help lists "f7,[/x]" as it is
+            await pilot.pause()
+            assert app.is_running
+
+    asyncio.run(scenario())
+    text = own_config_file.read_text()
+    assert 'layout = "study"' in text
+    for one_off in ("ONEOFF", "port = 0", str(tmp_path / "x"), "max_object_size"):
+        assert one_off not in text, text
+    saved, _ = load_config(own_config_file, *app_defaults())
+    assert saved.app.destination == ""  # --dest chose it for that run only
+    assert [(n.name, n.port, n.tls) for n in saved.nodes] == [("VAULT", 105, True)]
+
+
+def test_a_broken_allow_list_in_the_file_keeps_the_receiver_stopped(
+    tmp_path: Path, own_config_file: Path
+) -> None:
+    own_config_file.parent.mkdir(parents=True, exist_ok=True)
+    own_config_file.write_text('[receiver]\nallowed_calling_ae_titles = ["A\\\\B"]\n')
+    launch = config_from_args(build_parser().parse_args([str(tmp_path), "--port", "0"]))
+    assert isinstance(launch, LaunchConfig)
+    assert not launch.start_receiver
+    assert any("not started" in notice for notice in launch.notices)
