@@ -47,6 +47,7 @@ from dicomtui.ui.receiver_pane import ReceiverPane
 from dicomtui.ui.report_screen import ReportChoice, ReportScreen
 from dicomtui.ui.sender_pane import SenderPane
 from dicomtui.ui.settings_screens import ReceiverSettingsScreen, SenderOptionsScreen
+from dicomtui.ui.text_line import TextLine
 
 #: How often the UI takes in events: often while they trickle in, less often in a
 #: burst, when every redraw would take the CPU (and the GIL) from the transfers.
@@ -448,7 +449,7 @@ class DicomTuiApp(App[None]):
     def action_echo(self) -> None:
         settings = self._destination_settings()
         if settings is not None:
-            self.sender_pane.query_one("#echo-status").update("Echoing...")  # type: ignore[attr-defined]
+            self.sender_pane.query_one("#echo-status", TextLine).update("Echoing...")
             self._run_echo(settings)
 
     def action_cancel_send(self) -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Input, Log, Static
+from textual.widgets import Input, Log
 
 from dicomtui.core.events import Event, Level
 from dicomtui.core.log_format import format_event
+from dicomtui.ui.text_line import TextLine
 
 LEVEL_NAMES = {Level.ERROR: "quiet", Level.INFO: "verbose", Level.DEBUG: "debug"}
 LEVEL_CYCLE = (Level.ERROR, Level.INFO, Level.DEBUG)
@@ -37,7 +38,7 @@ class LogPane(Vertical):
         self.dropped = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="log-title", markup=False)
+        yield TextLine(id="log-title")
         yield Input(placeholder="Filter the log (Enter to apply, empty to clear)", id="log-filter")
         yield Log(max_lines=self.max_lines, id="log", auto_scroll=True)
 
@@ -134,7 +135,7 @@ class LogPane(Vertical):
             parts.append(f"filter '{self.text_filter}'")
         if self.dropped:
             parts.append(f"{self.dropped} events dropped")
-        self.query_one("#log-title", Static).update(" · ".join(parts))
+        self.query_one("#log-title", TextLine).update(" · ".join(parts))
 
     def visible_lines(self) -> list[str]:
         return [str(line) for line in self.query_one(Log).lines]

@@ -29,6 +29,7 @@ from dicomtui.core.events import (
 from dicomtui.core.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.live_table import LiveTable, PlainCell, literal
+from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
 ASSOCIATION_COLUMNS = (
@@ -89,7 +90,7 @@ class ReceiverPane(Vertical):
         self.state_text = "Stopped"
 
     def compose(self) -> ComposeResult:
-        yield Static("Stopped", id="receiver-status", markup=False)
+        yield TextLine("Stopped", id="receiver-status")
         yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
         yield Static("Associations", classes="table-title")
         associations: DataTable[PlainCell] = LiveTable(
@@ -134,7 +135,7 @@ class ReceiverPane(Vertical):
         counts = f" · {self.tracker.active} active · {self.stored} stored"
         if self.failed:
             counts += f" · {self.failed} failed"
-        status = self.query_one("#receiver-status", Static)
+        status = self.query_one("#receiver-status", TextLine)
         status.update(f"{marker} {self.state_text}{counts if self.state == 'listening' else ''}")
         status.set_class(self.state == "failed", "error")
 

@@ -20,6 +20,7 @@ from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.core.validation import check_ae_title
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
+from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
 #: (key, label, fixed width or None to fit); the log has the full reasons.
@@ -74,9 +75,9 @@ class SenderPane(Vertical):
             yield Button("Echo F7", id="echo")
             yield Button("Send F6", id="send", variant="primary")
             yield Button("Cancel F8", id="cancel", variant="error", disabled=True)
-            yield Static("", id="echo-status", markup=False)
+            yield TextLine("", id="echo-status")
         yield ProgressBar(id="progress", show_eta=False)
-        yield Static("", id="progress-text", markup=False)
+        yield TextLine("", id="progress-text")
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
         sent = LiveTable(id="sent", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows)
         for key, label, width in SENT_COLUMNS:
@@ -172,7 +173,7 @@ class SenderPane(Vertical):
                 self._add_result(table, event)
             elif isinstance(event, EchoResult):
                 [line] = format_event(event)
-                self.query_one("#echo-status", Static).update(line.text)
+                self.query_one("#echo-status", TextLine).update(line.text)
             elif isinstance(event, SendFinished):
                 self.set_sending(False)
         if not table.has_focus:  # follow new results unless the user is looking around
@@ -201,7 +202,7 @@ class SenderPane(Vertical):
         p = self.progress
         bar = self.query_one(ProgressBar)
         bar.update(total=max(p.total_files, 1), progress=p.done)
-        text = self.query_one("#progress-text", Static)
+        text = self.query_one("#progress-text", TextLine)
         if p.finished is not None:
             text.update(send_summary(p.finished))
             return
@@ -232,4 +233,4 @@ class SenderPane(Vertical):
         self.query_one("#sent", DataTable).clear()
         self.progress = SendProgressModel()
         self.query_one(ProgressBar).update(total=None, progress=0)
-        self.query_one("#progress-text", Static).update("Preparing...")
+        self.query_one("#progress-text", TextLine).update("Preparing...")

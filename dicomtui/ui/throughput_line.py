@@ -6,11 +6,12 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from dicomtui.core.events import Event, FileSent, ObjectReceived
 from dicomtui.core.report import Throughput
 from dicomtui.core.units import human_rate
+from dicomtui.ui.text_line import TextLine
 
 
 class ThroughputLine(Horizontal):
@@ -25,7 +26,7 @@ class ThroughputLine(Horizontal):
         self._idle = True
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.label}: idle", classes="throughput-rate", markup=False)
+        yield TextLine(f"{self.label}: idle", classes="throughput-rate")
         yield Sparkline([0.0] * self.meter.seconds, summary_function=max)
 
     def add_events(self, events: Iterable[Event], now: float) -> None:
@@ -38,10 +39,10 @@ class ThroughputLine(Horizontal):
             if not self._idle:  # draw the flat line once, then leave it be
                 self._idle = True
                 self.query_one(Sparkline).data = series
-                self.query_one(".throughput-rate", Static).update(f"{self.label}: idle")
+                self.query_one(".throughput-rate", TextLine).update(f"{self.label}: idle")
             return
         self._idle = False
         self.query_one(Sparkline).data = series
-        self.query_one(".throughput-rate", Static).update(
+        self.query_one(".throughput-rate", TextLine).update(
             f"{self.label}: {human_rate(self.meter.latest_rate(series))}, peak {human_rate(max(series))}"
         )

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from factory import copy_ct
 from helpers import DICOMTUI, run, stored_files
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Select
 
 from dicomtui.core.dicom_files import inspect_file
 from dicomtui.ui.report_screen import ReportScreen
+from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 from ui.tui_helpers import SIZE, listening_port, make_app, select_paths, table_rows, wait_for
 
@@ -49,7 +50,7 @@ def test_export_the_receivers_and_the_last_sends_reports(tmp_path: Path) -> None
                 pilot,
                 lambda: (
                     "MB/s, peak"
-                    in str(app.query_one("#receiver-throughput .throughput-rate", Static).render())
+                    in app.query_one("#receiver-throughput .throughput-rate", TextLine).text
                 ),
                 what="the receiver's throughput",
             )
