@@ -12,7 +12,7 @@ from helpers import DICOMTUI, run
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 
 from dicomtui.core.bus import EventBus
-from dicomtui.core.events import FileSent, FileSkipped
+from dicomtui.core.events import FileSent, FileSkipped, ObjectReceived
 from dicomtui.core.sender import SenderSettings, SendJob
 
 
@@ -139,3 +139,32 @@ def test_a_peer_with_only_an_ipv6_address_is_reached(start_receiver) -> None:  #
     receiver = start_receiver(bind_address="::1")
     result = echo(SenderSettings(host="::1", port=receiver.port, called_ae_title="X"), EventBus())
     assert (result.error, result.status) == ("", 0)
+
+
+def test_sending_a_large_object_keeps_the_senders_memory_flat(
+    tmp_path: Path,
+    start_receiver,
+    processes,  # type: ignore[no-untyped-def]
+) -> None:
+    """pynetdicom queues every PDU of a data set at once; the sender waits instead."""
+    import time
+
+    import psutil
+
+    big = make_object(tmp_path / "big.dcm", extra_bytes=200 * 1024 * 1024)
+    receiver = start_receiver()
+    proc = processes.start([*DICOMTUI, "storescu", "127.0.0.1", str(receiver.port), str(big)])
+    peak = 0
+    watched = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.005)
+    assert proc.wait(5) == 0, proc.stdout.read() if proc.stdout else ""
+    (stored,) = receiver.of_type(ObjectReceived)
+    assert stored.size >= big.stat().st_size - 1024
+    # A 200 MB object; the sender itself needs about 55 MB.
+    assert peak < 120 * 1024 * 1024, f"peak RSS {peak / 1e6:.0f} MB"

@@ -46,7 +46,7 @@ from dicomtui.core.events import (
     Side,
 )
 from dicomtui.core.observer import AssociationObserver
-from dicomtui.core.pynetdicom_setup import configure_pynetdicom
+from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
 from dicomtui.core.tracking import Tally
 from dicomtui.core.transcode import Loss, TranscodeError, decompress_file, is_decompressible
 
@@ -294,6 +294,7 @@ def request_association(
         )
         return None, reason
     if assoc.is_established:
+        pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
         return assoc, ""
     if assoc.is_rejected:
         return assoc, "association rejected"
