@@ -148,7 +148,7 @@ class DicomTuiApp(App[None]):
             self.notify(notice, severity="error", timeout=10)
         if self.config.start_receiver:
             self.start_receiver()
-        self.set_interval(1.0, self._tick)
+        self._ticker = self.set_interval(1.0, self._tick)
         self.query_one("#files").focus()
 
     def on_unmount(self) -> None:
@@ -179,19 +179,14 @@ class DicomTuiApp(App[None]):
         self._drain_interval = BUSY_DRAIN_INTERVAL if busy else DRAIN_INTERVAL
         if not events and not dropped:
             return
-        try:
-            receiver_pane, sender_pane, log_pane = (
-                self.receiver_pane,
-                self.sender_pane,
-                self.log_pane,
-            )
-        except NoMatches:  # the app is closing and its panes are gone
-            return
         now = self.clock()
-        with self.batch_update():
-            receiver_pane.apply(events, now)
-            sender_pane.apply(events, now)
-            log_pane.add_events(events, dropped)
+        try:
+            with self.batch_update():
+                self.receiver_pane.apply(events, now)
+                self.sender_pane.apply(events, now)
+                self.log_pane.add_events(events, dropped)
+        except NoMatches:  # the app is closing: the panes (or their parts) are gone
+            return
 
     def _report_event(self, event: Event) -> None:
         """Called on pynetdicom's threads (each report takes its own lock)."""
@@ -200,11 +195,10 @@ class DicomTuiApp(App[None]):
     def _tick(self) -> None:
         now = self.clock()
         try:
-            receiver_pane, sender_pane = self.receiver_pane, self.sender_pane
-        except NoMatches:  # closing
+            self.receiver_pane.tick(now)
+            self.sender_pane.tick(now)
+        except NoMatches:  # the app is closing: the panes (or their parts) are gone
             return
-        receiver_pane.tick(now)
-        sender_pane.tick(now)
 
     def wants_pdu_dumps(self) -> bool:
         """Asked on pynetdicom's threads; reads one attribute."""
@@ -530,6 +524,7 @@ class DicomTuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Stop sending and receiving cleanly, then quit."""
+        self._ticker.stop()
         if self.send_job is not None:
             self.send_job.cancel()
         self.stop_receiver()
