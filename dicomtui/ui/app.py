@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import sys
 import threading
@@ -245,6 +246,11 @@ class DicomTuiApp(App[None]):
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         """The one place where work on other threads reports how it ended."""
+        # A send cancelled as the app closes finds its pane gone.
+        with contextlib.suppress(NoMatches):
+            self._worker_ended(event)
+
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state is not WorkerState.ERROR:
             if worker.group == "send" and event.state in (
