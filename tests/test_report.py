@@ -30,8 +30,9 @@ def test_a_long_running_receiver_keeps_the_newest_objects_and_says_how_many_are_
     tmp_path: Path,
 ) -> None:
     report = TransferReport(limit=100)
-    report.add_events(received(n, 1000.0 + n) for n in range(250))
-    report.add(
+    for n in range(250):
+        report(received(n, 1000.0 + n))  # as the bus calls it
+    report(
         ObjectLost(side=Side.RECEIVER, assoc_id=1, timestamp=2000.0, sop_class=CT,
                    sop_instance="1.2.999", bytes_received=10, reason="aborted")
     )  # fmt: skip

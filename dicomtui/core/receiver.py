@@ -390,7 +390,8 @@ class Receiver:
             )
             return status
 
-        filename = object_filename(sop_class, sop_instance, s.filename_extension)
+        name = object_filename(sop_class, sop_instance)
+        filename = name + s.filename_extension
         failure = getattr(getattr(req, "_dataset_file", None), "failure", "")
         if failure:  # the disk refused part of it: nothing is kept
             partial.unlink(missing_ok=True)
@@ -404,13 +405,7 @@ class Receiver:
                 self._output_directory.mkdir(parents=True, exist_ok=True)
             folders = layout_folders(s.layout, summary)
             folder = folder_inside(self._output_directory, folders)
-            final = place_received_file(
-                partial,
-                folder,
-                object_filename(sop_class, sop_instance),
-                s.duplicates,
-                s.filename_extension,
-            )
+            final = place_received_file(partial, folder, name, s.duplicates, s.filename_extension)
         except DuplicateRefused:
             return publish(
                 STATUS_DUPLICATE, filename, error="an object with this UID exists already"

@@ -32,6 +32,15 @@ from dicomtui.core.events import (
 )
 
 REPORT_LIMIT = 10_000
+_RECORDED = (
+    AssociationAccepted,
+    ObjectReceived,
+    ObjectLost,
+    SendStarted,
+    FileSending,
+    FileSent,
+    FileSkipped,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +107,12 @@ class TransferReport:
         with self._lock:
             return list(self.records), self.total - len(self.records)
 
-    def add_events(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.add(event)
-
     def __call__(self, event: Event) -> None:
-        """As a bus subscriber (on pynetdicom's threads, several at once)."""
-        with self._lock:
-            self.add(event)
+        """As a bus subscriber (on pynetdicom's threads, several at once): only the
+        events a report records take its lock, not every PDU and DIMSE message."""
+        if isinstance(event, _RECORDED):
+            with self._lock:
+                self.add(event)
 
     def add(self, event: Event) -> None:
         if isinstance(event, AssociationAccepted) and event.assoc_id is not None:

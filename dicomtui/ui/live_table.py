@@ -52,10 +52,6 @@ class PlainCell:
         return self.text
 
 
-def literal(value: str) -> PlainCell:
-    return PlainCell(value)
-
-
 class LiveTable(DataTable[PlainCell]):
     """Keeps the newest ``max_rows`` rows (up to twice that between trims).
 
@@ -67,7 +63,8 @@ class LiveTable(DataTable[PlainCell]):
     def __init__(self, *, max_rows: int = 500, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_rows = max_rows
-        self._newest: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=max_rows)
+        #: The newest rows as shown, to rebuild the table from when it is trimmed.
+        self._newest: deque[tuple[str, tuple[PlainCell, ...]]] = deque(maxlen=max_rows)
         # Pinned Textual (8.2.8) keeps these caches as attributes of the table.
         self._cell_render_cache = LRUCache(CELL_CACHE)
         self._row_render_cache = LRUCache(ROW_CACHE)
@@ -76,8 +73,9 @@ class LiveTable(DataTable[PlainCell]):
 
     def append_row(self, key: str, cells: tuple[str, ...]) -> list[str]:
         """Add a row at the end; returns the keys of rows trimmed away (usually none)."""
-        self._newest.append((key, cells))
-        self.add_row(*map(literal, cells), key=key)
+        row = tuple(map(PlainCell, cells))
+        self._newest.append((key, row))
+        self.add_row(*row, key=key)
         if self.row_count <= 2 * self.max_rows:
             return []
         return self._trim()
@@ -95,8 +93,8 @@ class LiveTable(DataTable[PlainCell]):
         except RowDoesNotExist:
             cursor_key = None
         super().clear()
-        for key, cells in self._newest:
-            self.add_row(*map(literal, cells), key=key)
+        for key, row in self._newest:
+            self.add_row(*row, key=key)
         if cursor_key in kept:
             self.move_cursor(row=self.get_row_index(str(cursor_key)), animate=False)
         return dropped

@@ -18,7 +18,7 @@ from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
 from dicomtui.core.validation import parse_port
-from dicomtui.ui.live_table import PlainCell, literal
+from dicomtui.ui.live_table import PlainCell
 from dicomtui.ui.settings_screens import SettingsForm
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
@@ -118,7 +118,7 @@ class NodesScreen(ModalScreen[Node | None]):
         for node in self.nodes:
             table.add_row(
                 *map(
-                    literal,
+                    PlainCell,
                     (
                         node.name,
                         node.host,
@@ -216,7 +216,7 @@ class NodesScreen(ModalScreen[Node | None]):
         table = self.table
         if name in (n.name for n in self.nodes):
             table.update_cell(
-                name, COLUMNS[-1], literal(self.answers.get(name, "")), update_width=True
+                name, COLUMNS[-1], PlainCell(self.answers.get(name, "")), update_width=True
             )
 
 

@@ -28,7 +28,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
-from dicomtui.ui.live_table import LiveTable, PlainCell, literal
+from dicomtui.ui.live_table import LiveTable, PlainCell
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
@@ -171,9 +171,9 @@ class ReceiverPane(Vertical):
         key = str(row.assoc_id)
         if key in table.rows:
             for column, value in cells.items():
-                table.update_cell(key, column, literal(value))
+                table.update_cell(key, column, PlainCell(value))
         else:
-            table.add_row(*map(literal, cells.values()), key=key)
+            table.add_row(*map(PlainCell, cells.values()), key=key)
 
     def tick(self, now: float) -> None:
         """Keep the durations and rates of open associations moving."""
@@ -182,9 +182,9 @@ class ReceiverPane(Vertical):
         for row in self.tracker.rows.values():
             if not row.finished and str(row.assoc_id) in table.rows:
                 table.update_cell(
-                    str(row.assoc_id), "time", literal(human_duration(row.duration(now)))
+                    str(row.assoc_id), "time", PlainCell(human_duration(row.duration(now)))
                 )
-                table.update_cell(str(row.assoc_id), "rate", literal(human_rate(row.rate(now))))
+                table.update_cell(str(row.assoc_id), "rate", PlainCell(human_rate(row.rate(now))))
 
     def _add_received(self, events: Iterable[ObjectReceived | ObjectLost]) -> None:
         table = self.query_one("#received", LiveTable)
