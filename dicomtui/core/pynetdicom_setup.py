@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import errno
 import io
-import os
-import tempfile
 import threading
 import time
 import weakref
@@ -28,7 +26,7 @@ from typing import Any
 from pydicom.filewriter import write_file_meta_info
 from pynetdicom import _config, dimse_messages
 
-from dicomtui.core.storage import FILE_MODE, PARTIAL_PREFIX, PARTIAL_SUFFIX
+from dicomtui.core.spare_files import SpareFiles, make_partial
 from dicomtui.core.units import human_size
 
 _lock = threading.Lock()
@@ -44,6 +42,8 @@ class SpoolTarget:
     max_object_size: int = 0
     #: Told when an object outgrows the limit (pynetdicom then aborts without an event).
     on_too_large: Callable[[SpoolFile], None] | None = None
+    #: The association's next partial file, made ahead.
+    spares: SpareFiles | None = None
 
 
 _spool_by_thread: weakref.WeakKeyDictionary[threading.Thread, SpoolTarget] = (
@@ -55,6 +55,14 @@ def set_spool_target(dul_thread: threading.Thread, target: SpoolTarget) -> None:
     """Data sets arriving through ``dul_thread`` go to ``target``."""
     with _lock:
         _spool_by_thread[dul_thread] = target
+
+
+def end_spool_target(dul_thread: threading.Thread) -> None:
+    """The association is over: its spare partial file goes."""
+    with _lock:
+        target = _spool_by_thread.pop(dul_thread, None)
+    if target is not None and target.spares is not None:
+        target.spares.discard()
 
 
 class SpoolFile(io.FileIO):
@@ -114,14 +122,10 @@ class SpoolFile(io.FileIO):
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     # pynetdicom keeps this file open while the data set arrives and closes it.
     target = _spool_by_thread.get(threading.current_thread()) or SpoolTarget(None)
-    directory = target.directory
-    try:
-        fd, name = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
-    except OSError:
-        # The output folder went away or is read-only: receive into the system's
-        # temporary folder and let the C-STORE handler report the failure.
-        fd, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
-    os.fchmod(fd, FILE_MODE)
+    if target.spares is not None:
+        fd, name = target.spares.take()
+    else:
+        fd, name = make_partial(target.directory)
     spool = SpoolFile(fd, "wb", closefd=True)
     spool.name = name
     spool.max_size = target.max_object_size

@@ -1,0 +1,92 @@
+"""An accepted association that answers each request as soon as it is complete.
+
+pynetdicom hands every message between two threads that poll: the acceptor's
+reactor sleeps 1 ms between looks at its message queue (a constant in its
+code), and the DUL thread sleeps ``_run_loop_delay`` (1 ms) whenever a pass
+found nothing to do, so a response waits up to another millisecond for the
+socket. A peer that sends one object at a time waited for both, on every
+object: about half of pynetdicom's time per tiny object. Here the reactor
+waits on the queue itself (woken by the message) and the DUL looks again after
+0.3 ms.
+
+The reactor below is pynetdicom 3.0.4's ``Association._run_reactor`` (the
+pinned release) with that one change; the release, abort, DUL and network
+timeout checks run in the same order and still at least every millisecond.
+"""
+
+from __future__ import annotations
+
+import queue
+import types
+from typing import Any
+
+from pynetdicom import evt
+from pynetdicom.association import LOGGER
+
+#: How long pynetdicom's DUL thread sleeps after a pass with nothing to do
+#: (its own default is 1 ms). Measured here: 0.3 ms answers as fast as 0.03 ms,
+#: and an idle association costs about 4% of a core instead of 1.5%.
+DUL_IDLE_SLEEP = 0.0003
+#: How long the reactor waits for a message before its other checks.
+REACTOR_WAIT = 0.001
+
+
+def answer_promptly(assoc: Any) -> None:
+    """Make an accepted association (before it starts) wait on its queue."""
+    assoc.dul._run_loop_delay = DUL_IDLE_SLEEP
+    assoc._run_reactor = types.MethodType(_serve_until_ended, assoc)
+
+
+def _serve_until_ended(self: Any) -> None:
+    messages = self.dimse.msg_queue
+    self._is_paused = False
+    while not self._kill:
+        # As pynetdicom's: a send_*() from a handler pauses the reactor here.
+        self._is_paused = True
+        self._reactor_checkpoint.wait()
+        self._is_paused = False
+
+        try:
+            context_id, msg = messages.get(timeout=REACTOR_WAIT)
+        except queue.Empty:
+            msg = None
+        if msg:
+            self._serve_request(msg, context_id)
+
+        if self.is_established and self.acse.is_release_requested():
+            self.acse.send_release(is_response=True)
+            LOGGER.info("Association Released")
+            self.is_released = True
+            self.is_established = False
+            evt.trigger(self, evt.EVT_RELEASED, {})
+            self.kill()
+            return
+
+        if self.acse.is_aborted():
+            LOGGER.info(
+                "Association Aborted"
+                + (" (A-P-ABORT)" if self.acse.is_aborted("a-p-abort") else "")
+            )
+            # Ensure that EVT_ACSE_RECV fires for subscribers (as pynetdicom does).
+            self.dul.receive_pdu(wait=False)
+            self.is_aborted = True
+            self.is_established = False
+            evt.trigger(self, evt.EVT_ABORTED, {})
+            self.kill()
+            return
+
+        if not self.dul.is_alive():
+            self.kill()
+            return
+
+        if self.dul.idle_timer_expired():
+            LOGGER.error("Network timeout reached")
+            if self.network_timeout_response == "A-RELEASE":
+                self._is_paused = True
+                self._reactor_checkpoint.wait()
+                self.release()
+                self._is_paused = False
+            else:
+                self.abort()
+            self.kill()
+            return

@@ -1,0 +1,117 @@
+"""How the receiver reads PDUs, makes its files ahead and answers: what a peer sees."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from factory import CT_IMAGE, copy_ct
+from helpers import dataset_bytes, stored_files
+from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom import AE
+from raw_dicom import RawPeer, associate_rq, c_store_rq, p_data, release_rq, store_status
+
+from dicomtui.core.events import ObjectLost, ObjectReceived
+
+EXPLICIT = str(ExplicitVRLittleEndian)
+
+
+def associated(port: int) -> RawPeer:
+    peer = RawPeer(port)
+    peer.send(associate_rq([(1, CT_IMAGE, [EXPLICIT])], calling="RAWPEER", called="DICOMTUI"))
+    assert peer.read_pdu()[0] == 0x02
+    return peer
+
+
+def every_name(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_a_pdu_trickling_in_a_few_bytes_at_a_time_is_stored_whole(
+    start_receiver, tmp_path: Path
+) -> None:
+    running = start_receiver()
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.5"))
+    with associated(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.5")))
+        pdu = p_data(1, 0x02, dataset)
+        for start in range(0, len(pdu), 997):
+            peer.send(pdu[start : start + 997])
+            if start % (997 * 4) == 0:
+                time.sleep(0.002)
+        pdu_type, body = peer.read_pdu()
+        assert pdu_type == 0x04 and store_status(body) == 0x0000
+        peer.send(release_rq())
+        assert peer.read_pdu()[0] == 0x06
+    [stored] = stored_files(running.directory)
+    assert dataset_bytes(stored) == dataset
+
+
+def test_a_connection_cut_inside_a_pdu_loses_that_object_only(
+    start_receiver, tmp_path: Path
+) -> None:
+    running = start_receiver()
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.6"))
+    with associated(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.6")))
+        pdu = p_data(1, 0x02, dataset)
+        peer.send(pdu[: len(pdu) // 2])  # the header promised more
+    deadline = time.monotonic() + 10
+    while not running.of_type(ObjectLost) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [lost] = running.of_type(ObjectLost)
+    assert lost.sop_instance == "1.2.3.6"
+    assert every_name(running.directory) == []  # no partial file, no spare one
+
+    source = copy_ct(tmp_path / "next.dcm", sop_instance="1.2.3.7")
+    ae = AE(ae_title="NEXT")
+    ae.add_requested_context(CT_IMAGE, EXPLICIT)
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
+    try:
+        assert assoc.is_established
+        assert assoc.send_c_store(source).Status == 0x0000
+    finally:
+        assoc.release()
+    [stored] = stored_files(running.directory)
+    assert dataset_bytes(stored) == dataset_bytes(source)
+
+
+def test_many_objects_on_one_association_leave_exactly_their_files(
+    start_receiver, tmp_path: Path
+) -> None:
+    running = start_receiver()
+    sources = [copy_ct(tmp_path / f"ct{n}.dcm", sop_instance=f"1.2.3.8.{n}") for n in range(12)]
+    ae = AE(ae_title="MANY")
+    ae.add_requested_context(CT_IMAGE, EXPLICIT)
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
+    try:
+        assert assoc.is_established
+        statuses = [assoc.send_c_store(path).Status for path in sources]
+    finally:
+        assoc.release()
+    assert statuses == [0x0000] * 12
+    # Twelve objects, and (once the connection closed) not the empty file made
+    # ahead for a thirteenth.
+    expected = sorted(f"CT.1.2.3.8.{n}" for n in range(12))
+    deadline = time.monotonic() + 10
+    while every_name(running.directory) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert every_name(running.directory) == expected
+    assert len(running.of_type(ObjectReceived)) == 12
+
+
+def test_a_silent_association_is_ended_after_the_network_timeout(start_receiver) -> None:
+    running = start_receiver(network_timeout=1)
+    ae = AE(ae_title="SILENT")
+    ae.add_requested_context(CT_IMAGE, EXPLICIT)
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
+    try:
+        assert assoc.is_established
+        deadline = time.monotonic() + 10
+        while assoc.is_established and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert assoc.is_aborted, "the receiver should abort an association silent past its timeout"
+    finally:
+        if assoc.is_established:
+            assoc.abort()
+    assert running.receiver.running
