@@ -9,6 +9,8 @@
   folder under a partial name, so storing it is a rename on the same file
   system. pynetdicom creates that file on the association's DUL thread, which
   is how the right folder is found.
+- Its File Meta Information is encoded directly (``file_meta``), not through
+  a pydicom data set.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydicom.filewriter import write_file_meta_info
 from pynetdicom import _config, dimse_messages
 
+from dicomtui.core.file_meta import FileMeta, write_received_file_meta
 from dicomtui.core.spare_files import SpareFiles, make_partial
 from dicomtui.core.units import human_size
 
@@ -133,16 +135,6 @@ def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     return spool
 
 
-def _write_meta_leniently(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
-    """pynetdicom writes the file meta of an arriving data set from the command set.
-
-    A peer may send an empty or malformed SOP Instance UID; pydicom's strict
-    writer then raises on pynetdicom's reader thread, outside its error handling,
-    and the association hangs. What arrived is stored (under a safe name) instead.
-    """
-    write_file_meta_info(fp, file_meta, enforce_standard=False)
-
-
 #: Bytes of P-DATA queued for pynetdicom's socket thread before the sender waits
 #: (measured: 4 MiB of 16 KB PDUs sends faster than an unbounded queue, in 55 MB).
 OUTGOING_BYTES = 4 * 1024 * 1024
@@ -178,5 +170,6 @@ def configure_pynetdicom() -> None:
         _config.STORE_SEND_CHUNKED_DATASET = True
         # pynetdicom looks this name up in its module at each C-STORE it receives.
         dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined,assignment]
-        dimse_messages.write_file_meta_info = _write_meta_leniently  # type: ignore[attr-defined]
+        dimse_messages.create_file_meta = FileMeta  # type: ignore[attr-defined,assignment]
+        dimse_messages.write_file_meta_info = write_received_file_meta  # type: ignore[attr-defined,assignment]
         _configured = True
