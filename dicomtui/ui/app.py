@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -56,12 +55,6 @@ DRAIN_INTERVAL = 0.05
 BUSY_DRAIN_INTERVAL = 0.5
 BUSY_EVENTS_PER_SECOND = 100
 
-#: Python hands the GIL to a waiting thread every 5 ms by default; while the UI
-#: paints a frame, pynetdicom's threads would wait that long at each of the
-#: several hand-offs an object needs. A shorter interval keeps transfers moving
-#: (measured: 3x the objects per second while the app is on screen).
-UI_SWITCH_INTERVAL = 0.0002
-
 
 @dataclass
 class LaunchConfig:
@@ -108,7 +101,6 @@ class DicomTuiApp(App[None]):
         self._last_drain = 0.0
         self._drain_interval = DRAIN_INTERVAL
         self._drain_scheduled = False
-        self._previous_switch_interval = sys.getswitchinterval()
 
     # --- layout --------------------------------------------------------------------------
 
@@ -139,8 +131,6 @@ class DicomTuiApp(App[None]):
         return self.query_one(LogPane)
 
     def on_mount(self) -> None:
-        self._previous_switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self.sub_title = "Storage SCP and SCU"
         self.receiver_pane.update_status()
         self._apply_preferences()
@@ -151,9 +141,6 @@ class DicomTuiApp(App[None]):
             self.start_receiver()
         self._ticker = self.set_interval(1.0, self._tick)
         self.query_one("#files").focus()
-
-    def on_unmount(self) -> None:
-        sys.setswitchinterval(self._previous_switch_interval)
 
     # --- the event stream ------------------------------------------------------------------
 

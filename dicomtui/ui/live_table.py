@@ -13,6 +13,8 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from dicomtui.ui.steady_scroll import SteadySize
+
 #: Cached renders of cells, rows and lines. Textual's defaults (10,000 cells, 1,000
 #: rows and lines) suit a table that is scrolled back and forth; in a table that
 #: gains a row per received object they only fill with rows long gone, which cost
@@ -52,7 +54,7 @@ class PlainCell:
         return self.text
 
 
-class LiveTable(DataTable[PlainCell]):
+class LiveTable(SteadySize, DataTable[PlainCell]):
     """Keeps the newest ``max_rows`` rows (up to twice that between trims).
 
     Textual's ``remove_row`` renumbers every row, so dropping the oldest row for

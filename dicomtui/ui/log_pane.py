@@ -14,6 +14,7 @@ from textual.widgets import Input, Log
 
 from dicomtui.core.events import Event, Level
 from dicomtui.core.log_format import format_event
+from dicomtui.ui.steady_scroll import SteadyLog
 from dicomtui.ui.text_line import TextLine
 
 LEVEL_NAMES = {Level.ERROR: "quiet", Level.INFO: "verbose", Level.DEBUG: "debug"}
@@ -40,7 +41,7 @@ class LogPane(Vertical):
     def compose(self) -> ComposeResult:
         yield TextLine(id="log-title")
         yield Input(placeholder="Filter the log (Enter to apply, empty to clear)", id="log-filter")
-        yield Log(max_lines=self.max_lines, id="log", auto_scroll=True)
+        yield SteadyLog(max_lines=self.max_lines, id="log", auto_scroll=True)
 
     def on_mount(self) -> None:
         self.query_one("#log-filter", Input).display = False
