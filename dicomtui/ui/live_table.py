@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from rich.cells import cell_len
@@ -11,7 +12,7 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from textual.cache import LRUCache
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist, RowKey
 
 from dicomtui.ui.steady_scroll import SteadySize
 
@@ -81,6 +82,34 @@ class LiveTable(SteadySize, DataTable[PlainCell]):
         if self.row_count <= 2 * self.max_rows:
             return []
         return self._trim()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Widen the columns from the new rows' known cell widths; Textual then
+        sizes the table.
+
+        Textual measures every cell of every new row through Rich's console (a
+        sixth of the app's own time while tiny objects arrived); a PlainCell
+        knows its width and these rows are one line high. Other rows (none here)
+        still go through Textual's measuring.
+        """
+        columns = self.ordered_columns
+        others: list[RowKey] = []
+        for row_key in new_rows:
+            cells = self._data.get(row_key)
+            if cells is None:  # removed before the table was idle
+                continue
+            row = self.rows.get(row_key)
+            if row is None or row.label is not None or row.auto_height:
+                others.append(row_key)
+                continue
+            for column in columns:
+                cell = cells.get(column.key)
+                if not isinstance(cell, PlainCell):
+                    others.append(row_key)
+                    break
+                if cell.width > column.content_width:
+                    column.content_width = cell.width
+        super()._update_dimensions(others)
 
     def clear(self, columns: bool = False) -> LiveTable:
         self._newest.clear()
