@@ -212,7 +212,15 @@ def main(argv: list[str]) -> int:
         bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
 
     write_report = report_writer(parser, args, bus)
-    receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=lambda: printer.wants_debug)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    # Before listening: a signal as soon as the port opens must stop us cleanly.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=printer.pdu_dumps)
     try:
         receiver.start()
     except OSError as exc:
@@ -220,13 +228,6 @@ def main(argv: list[str]) -> int:
             print(f"E: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     while not stop.wait(0.2):
         pass
     receiver.stop()
