@@ -14,7 +14,7 @@ from dicomtui.core.sender import SenderSettings, make_ae, request_association
 
 
 def echo(
-    settings: SenderSettings, bus: EventBus, want_pdu_dumps: Callable[[], bool] = lambda: False
+    settings: SenderSettings, bus: EventBus, want_pdu_dumps: Callable[[], bool] | None = None
 ) -> EchoResult:
     """Associate, send one C-ECHO, release; publishes and returns the result."""
     configure_pynetdicom()

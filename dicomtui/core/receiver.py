@@ -263,7 +263,7 @@ class Receiver:
         self,
         settings: ReceiverSettings,
         bus: EventBus,
-        want_pdu_dumps: Callable[[], bool] = lambda: False,
+        want_pdu_dumps: Callable[[], bool] | None = None,
     ) -> None:
         configure_pynetdicom()
         self.settings = settings

@@ -315,7 +315,7 @@ class SendJob:
         settings: SenderSettings,
         paths: Sequence[str | Path],
         bus: EventBus,
-        want_pdu_dumps: Callable[[], bool] = lambda: False,
+        want_pdu_dumps: Callable[[], bool] | None = None,
     ) -> None:
         configure_pynetdicom()
         self.settings = settings

@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
         tls_certificate=optional_path(args.tls_cert),
         tls_key=optional_path(args.tls_key),
     )
-    result = echo(settings, bus, want_pdu_dumps=lambda: printer.wants_debug)
+    result = echo(settings, bus, want_pdu_dumps=printer.pdu_dumps)
     # The result is the point of this command: show it unless quiet, even when
     # the level hides successes.
     if result.status == 0 and printer.threshold is not None and printer.threshold > Level.INFO:

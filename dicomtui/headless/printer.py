@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from dicomtui.core.events import Event, Level
@@ -37,3 +38,8 @@ class LinePrinter:
     @property
     def wants_debug(self) -> bool:
         return self.threshold is not None and self.threshold <= Level.DEBUG
+
+    @property
+    def pdu_dumps(self) -> Callable[[], bool] | None:
+        """For the observer: PDU dumps are wanted throughout (``-d``) or never."""
+        return (lambda: True) if self.wants_debug else None

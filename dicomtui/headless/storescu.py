@@ -132,9 +132,7 @@ def main(argv: list[str]) -> int:
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
     write_report = report_writer(parser, args, bus)
-    job = SendJob(
-        settings_from_args(args), args.path, bus, want_pdu_dumps=lambda: printer.wants_debug
-    )
+    job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=printer.pdu_dumps)
     worker = threading.Thread(target=job.run, name="storescu", daemon=True)
 
     def request_cancel(_signum: int, _frame: FrameType | None) -> None:
