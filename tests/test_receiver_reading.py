@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import psutil
+import pytest
 from factory import CT_IMAGE, copy_ct
 from helpers import dataset_bytes, stored_files
 from pydicom.uid import ExplicitVRLittleEndian
@@ -127,3 +129,40 @@ def test_the_reactor_loop_was_copied_from_the_pinned_pynetdicom() -> None:
 
     assert pynetdicom.__version__ == "3.0.4"
     assert "time.sleep(0.001)" in inspect.getsource(Association._run_reactor)
+
+
+# pynetdicom's reader thread dies on such a request (KeyError in its decoder).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_request_on_a_context_never_accepted_leaves_no_file(
+    start_receiver, tmp_path: Path
+) -> None:
+    """pynetdicom's reader thread dies on it (no abort, no close event); the files
+    made for it must go all the same."""
+    running = start_receiver()
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.9"))
+    with associated(running.port) as peer:
+        peer.send(p_data(3, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.9")))
+        peer.send(p_data(3, 0x02, dataset))
+        assert peer.closed_by_peer(within=10)
+    deadline = time.monotonic() + 10
+    while every_name(running.directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert every_name(running.directory) == []
+    assert running.receiver.running
+
+
+def test_a_declared_pdu_length_reserves_no_memory_before_its_bytes_arrive(start_receiver) -> None:
+    """Peers that announce 60 MB PDUs (allowed: no PDU limit) and send nothing more."""
+    running = start_receiver(max_pdu=0)
+    me = psutil.Process()
+    before = me.memory_info().rss
+    peers = [associated(running.port) for _ in range(4)]
+    try:
+        for peer in peers:
+            peer.send(b"\x04\x00" + (60 * 1024 * 1024).to_bytes(4, "big") + b"\x00" * 10)
+        time.sleep(1.0)  # the reader threads are now waiting inside those PDUs
+        grown = me.memory_info().rss - before
+    finally:
+        for peer in peers:
+            peer.close()
+    assert grown < 40 * 1024 * 1024, f"{grown / 1e6:.0f} MB for 4 announced PDUs"

@@ -18,9 +18,10 @@ timeout checks run in the same order and still at least every millisecond.
 
 from __future__ import annotations
 
+import functools
 import queue
 import time
-import types
+from collections.abc import Callable
 from typing import Any
 
 from pynetdicom import evt
@@ -37,15 +38,26 @@ BUSY_FOR = 0.1
 REACTOR_WAIT = 0.001
 
 
-def answer_promptly(assoc: Any) -> None:
-    """Make an accepted association (before it starts) wait on its queue."""
-    assoc.dul._run_loop_delay = DUL_BUSY_SLEEP
-    assoc._run_reactor = types.MethodType(_serve_until_ended, assoc)
+def answer_promptly(assoc: Any, when_ended: Callable[[Any], None]) -> None:
+    """Make an accepted association (before it starts) wait on its queue.
+
+    ``when_ended(assoc)`` is called once its reactor stops, however it stops:
+    pynetdicom's reader thread can die on a malformed request without any event.
+    """
+    assoc._run_reactor = functools.partial(_serve_until_ended, assoc, when_ended)
 
 
-def _serve_until_ended(self: Any) -> None:
+def _serve_until_ended(self: Any, when_ended: Callable[[Any], None]) -> None:
+    try:
+        _serve(self)
+    finally:
+        when_ended(self)
+
+
+def _serve(self: Any) -> None:
     messages = self.dimse.msg_queue
     dul = self.dul
+    dul._run_loop_delay = DUL_BUSY_SLEEP
     busy_until = time.monotonic() + BUSY_FOR
     self._is_paused = False
     while not self._kill:

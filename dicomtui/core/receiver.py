@@ -191,9 +191,14 @@ def pdu_limit(max_pdu: int) -> int:
     return (max_pdu or 64 * 1024 * 1024) + 64 * 1024
 
 
+#: A PDU is read into a buffer of its declared size up to this size; a longer
+#: one grows as its bytes arrive, so that a header alone reserves no memory.
+READ_AT_ONCE = 1024 * 1024
+
+
 def guard_pdu_length(assoc: Any, limit: int) -> None:
-    """Read each PDU with one ``recv_into`` into a buffer of its size, refusing
-    a length over ``limit``.
+    """Read each PDU with ``recv_into`` into a buffer of its size, refusing a
+    length over ``limit``.
 
     pynetdicom reads a PDU in 4 KiB ``recv`` calls appended to a ``bytearray``:
     on 100 MB objects that was a tenth of the receiver's time. Like its reader,
@@ -204,20 +209,38 @@ def guard_pdu_length(assoc: Any, limit: int) -> None:
     def recv(nr_bytes: int) -> bytearray:
         if nr_bytes > limit:
             raise OSError(errno.EMSGSIZE, f"the peer sent a {nr_bytes}-byte PDU (at most {limit})")
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
         sock = holder.socket
-        done = 0
-        while done < nr_bytes:
+        received = bytearray()
+        while len(received) < nr_bytes:
+            wanted = min(nr_bytes - len(received), READ_AT_ONCE)
+            piece = _read(sock, wanted)
+            if received:
+                received += piece
+            else:  # usually the whole PDU, read without a copy
+                received = piece
+            if len(piece) < wanted:  # the connection ended
+                break
+        return received
+
+    holder.recv = recv
+
+
+def _read(sock: Any, count: int) -> bytearray:
+    """``count`` bytes from ``sock``; fewer only if the connection ended."""
+    buffer = bytearray(count)
+    view = memoryview(buffer)
+    done = 0
+    try:
+        while done < count:
             got = sock.recv_into(view[done:])
             if not got:
                 break
             done += got
+    finally:
         view.release()
+    if done < count:
         del buffer[done:]
-        return buffer
-
-    holder.recv = recv
+    return buffer
 
 
 def server_tls_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
@@ -379,7 +402,7 @@ class Receiver:
             ),
         )
         guard_pdu_length(assoc, pdu_limit(s.max_pdu))
-        answer_promptly(assoc)
+        answer_promptly(assoc, self._association_over)
 
     def _on_c_store(self, event: Any) -> int:
         s = self.settings
@@ -485,12 +508,16 @@ class Receiver:
         threading.Thread(target=assoc.abort, daemon=True).start()
 
     def _on_ended(self, event: Any) -> None:
-        """Remove the partial file of a data set that was still arriving."""
-        end_spool_target(event.assoc.dul)
-        message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+        self._association_over(event.assoc)
+
+    def _association_over(self, assoc: Any) -> None:
+        """Remove the spare partial file, and the partial file of a data set that
+        was still arriving (called more than once for most associations)."""
+        end_spool_target(assoc.dul)
+        message = getattr(getattr(assoc, "dimse", None), "message", None)
         partial = getattr(message, "_data_set_file", None)
         if message is not None and partial is not None:
-            self._lost(event.assoc, partial)
+            self._lost(assoc, partial)
 
     def _lost(self, assoc: Any, partial: Any, detach: bool = True) -> None:
         """Report (once) and remove a data set that will never be complete."""

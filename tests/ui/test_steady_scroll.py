@@ -31,6 +31,10 @@ def what_the_user_sees(log: Log, table: DataTable) -> tuple:
     return tuple(
         (
             widget.show_vertical_scrollbar,
+            widget.show_horizontal_scrollbar,
+            widget.horizontal_scrollbar.window_virtual_size
+            if widget.show_horizontal_scrollbar
+            else 0,
             widget.vertical_scrollbar.window_virtual_size if widget.show_vertical_scrollbar else 0,
             widget.vertical_scrollbar.window_size if widget.show_vertical_scrollbar else 0,
             widget.scroll_offset.y,
@@ -48,9 +52,11 @@ def scroll_states(log: Log, table: DataTable) -> list[tuple]:
         async with app.run_test(size=(60, 20)) as pilot:
             for batch in (2, 40, 3, 200):
                 start = table.row_count
-                log.write_lines([f"line {start + n}" for n in range(batch)])
+                # The third batch is wider than the screen: horizontal scrollbars appear.
+                wide = " " + "x" * 90 if batch == 3 else ""
+                log.write_lines([f"line {start + n}{wide}" for n in range(batch)])
                 for n in range(batch):
-                    table.add_row(f"object {start + n}")
+                    table.add_row(f"object {start + n}{wide}")
                 table.move_cursor(row=table.row_count - 1)
                 await pilot.pause()
                 seen.append(what_the_user_sees(log, table))
@@ -66,5 +72,6 @@ def test_scrollbars_follow_growing_content_as_with_textuals_own_widgets() -> Non
     # What that means: the table has no scrollbar for two rows, then one; both
     # show their newest line at the bottom.
     assert ours[0][1][0] is False and ours[-1][1][0] is True
-    assert ours[-1][0][1] == 245 and ours[-1][0][5] == "line 244"
-    assert ours[-1][1][5] == "object 244"
+    assert ours[1][1][1] is False and ours[2][1][1] is True  # the wide rows
+    assert ours[-1][0][3] == 245 and ours[-1][0][7] == "line 244"
+    assert ours[-1][1][7] == "object 244"
