@@ -24,6 +24,10 @@ class ThroughputLine(Horizontal):
         self.meter = Throughput(counted)
         self.label = label
         self._idle = True
+        #: The second last drawn: the line shows whole seconds, so events within
+        #: it wait for the next second (redrawing the sparkline at every update in
+        #: a burst cost a fifth of the UI thread).
+        self._drawn_second = -1
 
     def compose(self) -> ComposeResult:
         yield TextLine(f"{self.label}: idle", classes="throughput-rate")
@@ -31,9 +35,11 @@ class ThroughputLine(Horizontal):
 
     def add_events(self, events: Iterable[Event], now: float) -> None:
         self.meter.add_events(events)
-        self.tick(now)  # at once, not only at the next second's tick
+        if self._idle or int(now) != self._drawn_second:
+            self.tick(now)  # at once, not only at the next second's tick
 
     def tick(self, now: float) -> None:
+        self._drawn_second = int(now)
         series = self.meter.series(now)
         if not any(series):
             if not self._idle:  # draw the flat line once, then leave it be
