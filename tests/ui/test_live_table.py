@@ -72,3 +72,50 @@ def test_columns_are_as_wide_as_textual_would_make_them() -> None:
             assert [c.content_width for c in ours.ordered_columns] == [9, 70]
 
     asyncio.run(scenario())
+
+
+def characters(table: DataTable, y: int) -> list[tuple[str, object]]:
+    """Each character of a rendered line with its style: what the terminal shows."""
+    return [(char, segment.style) for segment in table.render_line(y) for char in segment.text]
+
+
+class TwoNarrowTables(App[None]):
+    def compose(self) -> ComposeResult:
+        for table in (LiveTable(max_rows=100, id="ours"), DataTable(id="textuals")):
+            table.add_column("note", key="note", width=7)  # longer values are cut
+            table.add_column("patient", key="patient")
+            table.add_column("uid", key="uid")
+            yield table
+
+
+def test_rows_look_exactly_as_textual_draws_them() -> None:
+    rows = [
+        ("short", "DOE^JOHN", "1.2.3"),
+        ("山田^太郎山田", "山田^太郎", "1.2.840.10008.5.1.4.1.1.2.999"),
+        ("x" * 20, "", "x" * 300),  # wider than the screen
+        ("", "[b]not markup[/b]", "tab\there"),
+        ("exactly", "MÜLLER^JÖRG", "1.2.4"),
+    ]
+
+    async def scenario() -> None:
+        app = TwoNarrowTables()
+        async with app.run_test(size=(120, 30)) as pilot:
+            ours = app.query_one("#ours", LiveTable)
+            textuals = app.query_one("#textuals", DataTable)
+            for n, row in enumerate(rows):
+                ours.append_row(str(n), row)
+                textuals.add_row(*map(PlainCell, row), key=str(n))
+            for table in (ours, textuals):
+                table.cursor_type = "row"
+                table.zebra_stripes = True
+            for cursor in (0, 1, 3):
+                for focused in (True, False):
+                    seen = []
+                    for table in (ours, textuals):
+                        table.move_cursor(row=cursor)
+                        app.set_focus(table if focused else None)
+                        await pilot.pause()
+                        seen.append([characters(table, y) for y in range(len(rows) + 1)])
+                    assert seen[0] == seen[1], (cursor, focused)
+
+    asyncio.run(scenario())
