@@ -132,6 +132,8 @@ class LiveTable(SteadySize, DataTable[PlainCell]):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         cache_key = (
             row_key,
             column_key,
@@ -145,8 +147,8 @@ class LiveTable(SteadySize, DataTable[PlainCell]):
         cached = self._cell_render_cache.get(cache_key)
         if cached is not None:
             return cached
-        row = self.rows.get(row_key) if row_key is not None else None
-        cell = self._data.get(row_key, {}).get(column_key) if row_key is not None else None
+        row = self.rows.get(row_key)
+        cell = self._data.get(row_key, {}).get(column_key)
         if row is None or row.height != 1 or not isinstance(cell, PlainCell):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         component_style, post_style = self._get_styles_to_render_cell(
