@@ -10,11 +10,14 @@ import socket
 import struct
 import time
 
+from factory import CT_IMAGE
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom.dsutils import encode
 
 APPLICATION_CONTEXT = b"1.2.840.10008.3.1.1.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT = str(ExplicitVRLittleEndian)
 
 
 def _item(item_type: int, payload: bytes) -> bytes:
@@ -135,3 +138,12 @@ def store_status(body: bytes) -> int | None:
             return int(struct.unpack("<H", data[index + 8 : index + 10])[0])
         pos += 4 + length
     return None
+
+
+def associate_raw(port: int, calling: str = "RAWPEER", called: str = "DICOMTUI") -> RawPeer:
+    """A raw peer associated for CT images in explicit VR little endian (context 1)."""
+    peer = RawPeer(port)
+    peer.send(associate_rq([(1, CT_IMAGE, [EXPLICIT])], calling=calling, called=called))
+    pdu_type, _ = peer.read_pdu()
+    assert pdu_type == 0x02, f"expected A-ASSOCIATE-AC, got PDU type {pdu_type:#x}"
+    return peer

@@ -12,28 +12,23 @@ from pathlib import Path
 import pytest
 from factory import CT_IMAGE, copy_ct, make_object
 from helpers import DICOMTUI, Processes, dataset_bytes, free_port, run, stored_files, wait_for_port
-from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE, build_context
-from raw_dicom import RawPeer, associate_rq, c_store_rq, p_data, release_rq, store_status
+from raw_dicom import (
+    associate_raw,
+    c_store_rq,
+    p_data,
+    release_rq,
+    store_status,
+)
 
 from dicomtui.core.bus import EventBus
 from dicomtui.core.events import AssociationRejected, LogMessage, ObjectLost, ObjectReceived
 from dicomtui.core.sender import SenderSettings, SendJob
 
-EXPLICIT = str(ExplicitVRLittleEndian)
-
 
 def send(port: int, *paths: Path, **settings: object) -> object:
     options = {"called_ae_title": "DICOMTUI", **settings}
     return SendJob(SenderSettings(port=port, **options), list(paths), EventBus()).run()  # type: ignore[arg-type]
-
-
-def associate_raw(port: int, calling: str = "RAWPEER", called: str = "DICOMTUI") -> RawPeer:
-    peer = RawPeer(port)
-    peer.send(associate_rq([(1, CT_IMAGE, [EXPLICIT])], calling=calling, called=called))
-    pdu_type, _ = peer.read_pdu()
-    assert pdu_type == 0x02, f"expected A-ASSOCIATE-AC, got PDU type {pdu_type:#x}"
-    return peer
 
 
 @pytest.mark.parametrize(

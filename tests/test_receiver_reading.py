@@ -9,20 +9,17 @@ import psutil
 import pytest
 from factory import CT_IMAGE, copy_ct
 from helpers import dataset_bytes, stored_files
-from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
-from raw_dicom import RawPeer, associate_rq, c_store_rq, p_data, release_rq, store_status
+from raw_dicom import (
+    EXPLICIT,
+    associate_raw,
+    c_store_rq,
+    p_data,
+    release_rq,
+    store_status,
+)
 
 from dicomtui.core.events import ObjectLost, ObjectReceived
-
-EXPLICIT = str(ExplicitVRLittleEndian)
-
-
-def associated(port: int) -> RawPeer:
-    peer = RawPeer(port)
-    peer.send(associate_rq([(1, CT_IMAGE, [EXPLICIT])], calling="RAWPEER", called="DICOMTUI"))
-    assert peer.read_pdu()[0] == 0x02
-    return peer
 
 
 def every_name(directory: Path) -> list[str]:
@@ -34,7 +31,7 @@ def test_a_pdu_trickling_in_a_few_bytes_at_a_time_is_stored_whole(
 ) -> None:
     running = start_receiver()
     dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.5"))
-    with associated(running.port) as peer:
+    with associate_raw(running.port) as peer:
         peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.5")))
         pdu = p_data(1, 0x02, dataset)
         for start in range(0, len(pdu), 997):
@@ -54,7 +51,7 @@ def test_a_connection_cut_inside_a_pdu_loses_that_object_only(
 ) -> None:
     running = start_receiver()
     dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.6"))
-    with associated(running.port) as peer:
+    with associate_raw(running.port) as peer:
         peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.6")))
         pdu = p_data(1, 0x02, dataset)
         peer.send(pdu[: len(pdu) // 2])  # the header promised more
@@ -140,7 +137,7 @@ def test_a_request_on_a_context_never_accepted_leaves_no_file(
     made for it must go all the same."""
     running = start_receiver()
     dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.9"))
-    with associated(running.port) as peer:
+    with associate_raw(running.port) as peer:
         peer.send(p_data(3, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.9")))
         peer.send(p_data(3, 0x02, dataset))
         assert peer.closed_by_peer(within=10)
@@ -156,7 +153,7 @@ def test_a_declared_pdu_length_reserves_no_memory_before_its_bytes_arrive(start_
     running = start_receiver(max_pdu=0)
     me = psutil.Process()
     before = me.memory_info().rss
-    peers = [associated(running.port) for _ in range(4)]
+    peers = [associate_raw(running.port) for _ in range(4)]
     try:
         for peer in peers:
             peer.send(b"\x04\x00" + (60 * 1024 * 1024).to_bytes(4, "big") + b"\x00" * 10)

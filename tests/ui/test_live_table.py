@@ -46,10 +46,16 @@ def test_the_newest_rows_stay_and_the_trimmed_ones_are_named() -> None:
 
 
 class TwoTables(App[None]):
+    """Our table and Textual's, with the same columns: (name, fixed width or None)."""
+
+    def __init__(self, columns: tuple[tuple[str, int | None], ...]) -> None:
+        super().__init__()
+        self.columns = columns
+
     def compose(self) -> ComposeResult:
         for table in (LiveTable(max_rows=100, id="ours"), DataTable(id="textuals")):
-            table.add_column("patient", key="patient")
-            table.add_column("uid", key="uid")
+            for name, width in self.columns:
+                table.add_column(name, key=name, width=width)
             yield table
 
 
@@ -57,7 +63,7 @@ def test_columns_are_as_wide_as_textual_would_make_them() -> None:
     rows = [("DOE^JOHN", "1.2.3"), ("山田^太郎", "1.2.840.10008.5.1.4.1.1.2.999"), ("", "x" * 70)]
 
     async def scenario() -> None:
-        app = TwoTables()
+        app = TwoTables((("patient", None), ("uid", None)))
         async with app.run_test(size=(200, 30)) as pilot:
             ours = app.query_one("#ours", LiveTable)
             textuals = app.query_one("#textuals", DataTable)
@@ -79,15 +85,6 @@ def characters(table: DataTable, y: int) -> list[tuple[str, object]]:
     return [(char, segment.style) for segment in table.render_line(y) for char in segment.text]
 
 
-class TwoNarrowTables(App[None]):
-    def compose(self) -> ComposeResult:
-        for table in (LiveTable(max_rows=100, id="ours"), DataTable(id="textuals")):
-            table.add_column("note", key="note", width=7)  # longer values are cut
-            table.add_column("patient", key="patient")
-            table.add_column("uid", key="uid")
-            yield table
-
-
 def test_rows_look_exactly_as_textual_draws_them() -> None:
     rows = [
         ("short", "DOE^JOHN", "1.2.3"),
@@ -98,7 +95,8 @@ def test_rows_look_exactly_as_textual_draws_them() -> None:
     ]
 
     async def scenario() -> None:
-        app = TwoNarrowTables()
+        # A "note" 7 cells wide: longer values are cut.
+        app = TwoTables((("note", 7), ("patient", None), ("uid", None)))
         async with app.run_test(size=(120, 30)) as pilot:
             ours = app.query_one("#ours", LiveTable)
             textuals = app.query_one("#textuals", DataTable)
