@@ -49,8 +49,16 @@ def associate_rq(
 
 def p_data(context_id: int, control: int, data: bytes) -> bytes:
     """A P-DATA-TF PDU with one PDV (control: 0x03 last command fragment, 0x02 last data...)."""
-    pdv = struct.pack(">IBB", len(data) + 2, context_id, control) + data
-    return struct.pack(">BBI", 0x04, 0, len(pdv)) + pdv
+    return p_data_items([(context_id, control, data)])
+
+
+def p_data_items(items: list[tuple[int, int, bytes]]) -> bytes:
+    """A P-DATA-TF PDU with a PDV for each (context id, control, data)."""
+    body = b"".join(
+        struct.pack(">IBB", len(data) + 2, context_id, control) + data
+        for context_id, control, data in items
+    )
+    return struct.pack(">BBI", 0x04, 0, len(body)) + body
 
 
 def c_store_rq(message_id: int, sop_class: str, sop_instance: str) -> bytes:

@@ -7,18 +7,21 @@ from pathlib import Path
 
 import psutil
 import pytest
-from factory import CT_IMAGE, copy_ct
+from factory import CT_IMAGE, copy_ct, make_object
 from helpers import dataset_bytes, stored_files
+from pydicom import dcmread
 from pynetdicom import AE
 from raw_dicom import (
     EXPLICIT,
     associate_raw,
     c_store_rq,
     p_data,
+    p_data_items,
     release_rq,
     store_status,
 )
 
+from dicomtui.core import pdu_reader
 from dicomtui.core.events import ObjectLost, ObjectReceived
 
 
@@ -44,6 +47,112 @@ def test_a_pdu_trickling_in_a_few_bytes_at_a_time_is_stored_whole(
         assert peer.read_pdu()[0] == 0x06
     [stored] = stored_files(running.directory)
     assert dataset_bytes(stored) == dataset
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[start : start + size] for start in range(0, len(data), size)]
+
+
+def data_set_pdus(dataset: bytes, shape: str) -> list[bytes]:
+    """The P-DATA-TF PDUs of a data set in 1,000-byte fragments (last one marked),
+    one per PDU or several per PDU; "mixed" ends on a PDU holding middle
+    fragments and the last one."""
+    fragments = pieces(dataset, 1000)
+    items = [(1, 0x00, fragment) for fragment in fragments[:-1]] + [(1, 0x02, fragments[-1])]
+    if shape == "one per PDU":
+        return [p_data_items([item]) for item in items]
+    if shape == "several per PDU":
+        return [p_data_items(items[start : start + 3]) for start in range(0, len(items), 3)]
+    assert shape == "mixed"
+    return [p_data_items([item]) for item in items[:-4]] + [p_data_items(items[-4:])]
+
+
+@pytest.mark.parametrize(
+    ("shape", "sent_in"),
+    [
+        ("one per PDU", "one write"),
+        ("one per PDU", "7-byte writes"),
+        ("several per PDU", "one write"),
+        ("several per PDU", "PDU by PDU"),
+        ("mixed", "7-byte writes"),
+    ],
+)
+def test_a_data_set_in_many_fragments_is_stored_whole(
+    start_receiver, tmp_path: Path, shape: str, sent_in: str
+) -> None:
+    """Middle fragments are written from the socket directly: however the PDUs
+    and their headers fall into reads, the file holds exactly the data set."""
+    running = start_receiver()
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.10"))
+    pdus = data_set_pdus(dataset, shape)
+    with associate_raw(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.10")))
+        if sent_in == "one write":
+            peer.send(b"".join(pdus))
+        elif sent_in == "PDU by PDU":
+            for pdu in pdus:
+                peer.send(pdu)
+                time.sleep(0.003)
+        else:
+            for number, piece in enumerate(pieces(b"".join(pdus), 7)):
+                peer.send(piece)
+                if number % 500 == 0:
+                    time.sleep(0.002)
+        pdu_type, body = peer.read_pdu()
+        assert pdu_type == 0x04 and store_status(body) == 0x0000
+        peer.send(release_rq())
+        assert peer.read_pdu()[0] == 0x06
+    [stored] = stored_files(running.directory)
+    assert dataset_bytes(stored) == dataset
+
+
+def test_an_object_arriving_steadily_for_longer_than_the_timeout_is_not_cut_off(
+    start_receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fragment counts as activity for the network timeout, also while the
+    reader stays with one object's fragments: here it waits up to 0.5 s for
+    each (rather than 1 ms), so it stays for the whole object."""
+    monkeypatch.setattr(pdu_reader, "FRAGMENT_WAIT", 0.5)
+    running = start_receiver(network_timeout=0.3)
+    source = make_object(tmp_path / "big.dcm", CT_IMAGE, rows=320, columns=320, bits=16)
+    dataset = dataset_bytes(source)
+    sop_instance = str(dcmread(source, stop_before_pixels=True).SOPInstanceUID)
+    *middle, last = data_set_pdus(dataset, "one per PDU")
+    with associate_raw(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, sop_instance)))
+        started = time.monotonic()
+        for pdu in middle:  # ~200 PDUs, one every 5 ms
+            peer.send(pdu)
+            time.sleep(0.005)
+        assert time.monotonic() - started > 0.6
+        peer.send(last)
+        pdu_type, body = peer.read_pdu()
+        assert pdu_type == 0x04 and store_status(body) == 0x0000
+    [stored] = stored_files(running.directory)
+    assert dataset_bytes(stored) == dataset
+
+
+@pytest.mark.parametrize("then", ["falls silent", "aborts"])
+def test_a_peer_that_stops_inside_a_data_set_loses_that_object_only(
+    start_receiver, tmp_path: Path, then: str
+) -> None:
+    running = start_receiver(network_timeout=1)
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm", sop_instance="1.2.3.12"))
+    middle = data_set_pdus(dataset, "one per PDU")[:10]
+    with associate_raw(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.12")))
+        abort = b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"  # A-ABORT from the service user
+        peer.send(b"".join(middle) + (abort if then == "aborts" else b""))
+        assert peer.closed_by_peer(within=10)
+    deadline = time.monotonic() + 10
+    while (every_name(running.directory) or not running.of_type(ObjectLost)) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    [lost] = running.of_type(ObjectLost)
+    assert lost.sop_instance == "1.2.3.12" and lost.bytes_received >= 9000
+    assert every_name(running.directory) == []
+    assert running.receiver.running
 
 
 def test_a_connection_cut_inside_a_pdu_loses_that_object_only(

@@ -31,6 +31,7 @@ from dicomtui.core.events import (
     PduDump,
     Side,
 )
+from dicomtui.core.pdu_reader import skips_p_data
 
 Handler = tuple[Any, Callable[..., Any]]
 
@@ -258,6 +259,7 @@ class AssociationObserver:
     def _on_dimse_sent(self, event: Any) -> None:
         self.bus.publish(_dimse_event(event, self.side, incoming=False))
 
+    @skips_p_data
     def _on_pdu_recv(self, event: Any) -> None:
         if self.want_pdu_dumps():
             self._publish_pdu(event, incoming=True)

@@ -42,6 +42,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
+from dicomtui.core.pdu_reader import read_pdus_directly
 from dicomtui.core.prompt_acceptor import answer_promptly
 from dicomtui.core.pynetdicom_setup import (
     SpoolTarget,
@@ -189,58 +190,6 @@ def pdu_limit(max_pdu: int) -> int:
     peer that ignores our maximum is cut off instead.
     """
     return (max_pdu or 64 * 1024 * 1024) + 64 * 1024
-
-
-#: A PDU is read into a buffer of its declared size up to this size; a longer
-#: one grows as its bytes arrive, so that a header alone reserves no memory.
-READ_AT_ONCE = 1024 * 1024
-
-
-def guard_pdu_length(assoc: Any, limit: int) -> None:
-    """Read each PDU with ``recv_into`` into a buffer of its size, refusing a
-    length over ``limit``.
-
-    pynetdicom reads a PDU in 4 KiB ``recv`` calls appended to a ``bytearray``:
-    on 100 MB objects that was a tenth of the receiver's time. Like its reader,
-    this returns what arrived when the connection ends early.
-    """
-    holder = assoc.dul.socket
-
-    def recv(nr_bytes: int) -> bytearray:
-        if nr_bytes > limit:
-            raise OSError(errno.EMSGSIZE, f"the peer sent a {nr_bytes}-byte PDU (at most {limit})")
-        sock = holder.socket
-        received = bytearray()
-        while len(received) < nr_bytes:
-            wanted = min(nr_bytes - len(received), READ_AT_ONCE)
-            piece = _read(sock, wanted)
-            if received:
-                received += piece
-            else:  # usually the whole PDU, read without a copy
-                received = piece
-            if len(piece) < wanted:  # the connection ended
-                break
-        return received
-
-    holder.recv = recv
-
-
-def _read(sock: Any, count: int) -> bytearray:
-    """``count`` bytes from ``sock``; fewer only if the connection ended."""
-    buffer = bytearray(count)
-    view = memoryview(buffer)
-    done = 0
-    try:
-        while done < count:
-            got = sock.recv_into(view[done:])
-            if not got:
-                break
-            done += got
-    finally:
-        view.release()
-    if done < count:
-        del buffer[done:]
-    return buffer
 
 
 def server_tls_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
@@ -401,7 +350,7 @@ class Receiver:
                 SpareFiles(directory),
             ),
         )
-        guard_pdu_length(assoc, pdu_limit(s.max_pdu))
+        read_pdus_directly(assoc, pdu_limit(s.max_pdu))
         answer_promptly(assoc, self._association_over)
 
     def _on_c_store(self, event: Any) -> int:
