@@ -62,6 +62,11 @@ class LiveTable(SteadySize, DataTable[PlainCell]):
     Textual's ``remove_row`` renumbers every row, so dropping the oldest row for
     each new one cost a quarter of the app's time while objects arrived; instead
     the table is rebuilt from the newest rows once it holds twice as many.
+
+    While it does not have focus (the user is not looking around in it), it
+    scrolls to its newest row once new rows are measured, in the same frame:
+    waiting for a refresh to scroll, as Textual's ``scroll_end`` does, painted
+    the screen twice for each batch of arrivals.
     """
 
     def __init__(self, *, max_rows: int = 500, **kwargs: Any) -> None:
@@ -111,6 +116,9 @@ class LiveTable(SteadySize, DataTable[PlainCell]):
                 if cell.width > column.content_width:
                     column.content_width = cell.width
         super()._update_dimensions(others)
+        if not self.has_focus:
+            # Until its scrollbar has appeared (a layout) it cannot scroll yet.
+            self.scroll_end(animate=False, immediate=self.show_vertical_scrollbar)
 
     def _render_cell(
         self,

@@ -222,8 +222,6 @@ class ReceiverPane(Vertical):
                 self._received_paths[key] = Path(event.path)
             for gone in table.append_row(key, cells):
                 self._received_paths.pop(gone, None)
-        if not table.has_focus:  # follow new arrivals unless the user is looking around
-            table.call_after_refresh(table.scroll_end, animate=False)
 
     def received_path(self) -> Path | None:
         """The stored file of the received object under the cursor, if any."""

@@ -176,8 +176,6 @@ class SenderPane(Vertical):
                 self.query_one("#echo-status", TextLine).update(line.text)
             elif isinstance(event, SendFinished):
                 self.set_sending(False)
-        if not table.has_focus:  # follow new results unless the user is looking around
-            table.call_after_refresh(table.scroll_end, animate=False)
 
     def _add_result(self, table: LiveTable, event: FileSent | FileSkipped) -> None:
         self._sent_count += 1

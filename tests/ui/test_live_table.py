@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from dicomtui.ui.live_table import LiveTable, PlainCell
 
 
 class OneTable(App[None]):
+    def __init__(self, max_rows: int = 3) -> None:
+        super().__init__()
+        self.max_rows = max_rows
+
     def compose(self) -> ComposeResult:
-        table = LiveTable(max_rows=3, cursor_type="row")
+        table = LiveTable(max_rows=self.max_rows, cursor_type="row")
         table.add_column("n", key="n")
         yield table
 
@@ -41,6 +46,36 @@ def test_the_newest_rows_stay_and_the_trimmed_ones_are_named() -> None:
 
             table.clear()
             assert table.append_row("a", ("a",)) == [] and table.row_count == 1
+
+    asyncio.run(scenario())
+
+
+def visible_text(table: LiveTable) -> str:
+    region = Region(0, 0, table.size.width, table.size.height)
+    return "\n".join(strip.text for strip in table.render_lines(region))
+
+
+def test_new_rows_are_followed_unless_the_user_is_in_the_table() -> None:
+    async def scenario() -> None:
+        app = OneTable(max_rows=100)
+        async with app.run_test(size=(30, 8)) as pilot:
+            table = app.query_one(LiveTable)
+            app.set_focus(None)
+            for batch in range(3):
+                for n in range(batch * 10, batch * 10 + 10):
+                    table.append_row(str(n), (f"row {n}",))
+                await pilot.pause()
+                assert f"row {batch * 10 + 9}" in visible_text(table)
+            assert table.scroll_y == table.max_scroll_y > 0
+
+            table.focus()
+            table.move_cursor(row=0)
+            await pilot.pause()
+            for n in range(30, 40):
+                table.append_row(str(n), (f"row {n}",))
+            await pilot.pause()
+            shown = visible_text(table)
+            assert table.scroll_y == 0 and "row 0" in shown and "row 39" not in shown
 
     asyncio.run(scenario())
 
