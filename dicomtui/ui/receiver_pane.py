@@ -188,6 +188,7 @@ class ReceiverPane(Vertical):
 
     def _add_received(self, events: Iterable[ObjectReceived | ObjectLost]) -> None:
         table = self.query_one("#received", LiveTable)
+        rows: list[tuple[str, tuple[str, ...]]] = []
         for event in events:
             self._received_count += 1
             key = str(self._received_count)
@@ -220,8 +221,9 @@ class ReceiverPane(Vertical):
                 )
             if isinstance(event, ObjectReceived) and event.path:
                 self._received_paths[key] = Path(event.path)
-            for gone in table.append_row(key, cells):
-                self._received_paths.pop(gone, None)
+            rows.append((key, cells))
+        for gone in table.append_rows(rows):
+            self._received_paths.pop(gone, None)
 
     def received_path(self) -> Path | None:
         """The stored file of the received object under the cursor, if any."""

@@ -167,17 +167,18 @@ class SenderPane(Vertical):
         self.query_one(ThroughputLine).add_events(mine, now)
         if self.progress.apply(mine):
             self.update_progress(now)
-        table = self.query_one("#sent", LiveTable)
+        results: list[tuple[str, tuple[str, ...]]] = []
         for event in mine:
             if isinstance(event, FileSent | FileSkipped):
-                self._add_result(table, event)
+                results.append(self._result_row(event))
             elif isinstance(event, EchoResult):
                 [line] = format_event(event)
                 self.query_one("#echo-status", TextLine).update(line.text)
             elif isinstance(event, SendFinished):
                 self.set_sending(False)
+        self.query_one("#sent", LiveTable).append_rows(results)
 
-    def _add_result(self, table: LiveTable, event: FileSent | FileSkipped) -> None:
+    def _result_row(self, event: FileSent | FileSkipped) -> tuple[str, tuple[str, ...]]:
         self._sent_count += 1
         key = str(self._sent_count)
         name = Path(event.path).name
@@ -194,7 +195,7 @@ class SenderPane(Vertical):
                 human_size(event.size),
                 short_transfer_syntax(event.transfer_syntax),
             )
-        table.append_row(key, cells)
+        return key, cells
 
     def update_progress(self, now: float) -> None:
         p = self.progress

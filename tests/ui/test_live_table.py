@@ -86,6 +86,10 @@ class TwoTables(App[None]):
     def __init__(self, columns: tuple[tuple[str, int | None], ...]) -> None:
         super().__init__()
         self.columns = columns
+        self.highlighted: list[tuple[str | None, object]] = []
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        self.highlighted.append((message.data_table.id, message.row_key.value))
 
     def compose(self) -> ComposeResult:
         for table in (LiveTable(max_rows=100, id="ours"), DataTable(id="textuals")):
@@ -150,5 +154,47 @@ def test_rows_look_exactly_as_textual_draws_them() -> None:
                         await pilot.pause()
                         seen.append([characters(table, y) for y in range(len(rows) + 1)])
                     assert seen[0] == seen[1], (cursor, focused)
+
+    asyncio.run(scenario())
+
+
+def test_rows_added_at_once_leave_the_table_as_textuals_add_row_does() -> None:
+    rows = [(str(n), (f"name {n}", "1.2." + "3" * n)) for n in range(12)]
+
+    def state(table: DataTable) -> object:
+        return (
+            [
+                (key.value, row.height, row.label, row.auto_height)
+                for key, row in table.rows.items()
+            ],
+            {key.value: table._row_locations.get(key) for key in table._row_locations},
+            {
+                key.value: {c.value: str(v) for c, v in row.items()}
+                for key, row in table._data.items()
+            },
+            table.cursor_coordinate,
+            [c.content_width for c in table.ordered_columns],
+            table.virtual_size,
+        )
+
+    async def scenario() -> None:
+        app = TwoTables((("patient", None), ("uid", None)))
+        async with app.run_test(size=(120, 30)) as pilot:
+            ours = app.query_one("#ours", LiveTable)
+            textuals = app.query_one("#textuals", DataTable)
+            for table in (ours, textuals):
+                table.cursor_type = "row"
+            app.set_focus(None)
+            for batch in (rows[:1], rows[1:5], rows[5:]):
+                ours.append_rows(batch)
+                for key, cells in batch:
+                    textuals.add_row(*map(PlainCell, cells), key=key)
+                await pilot.pause()
+                assert state(ours) == state(textuals)
+                assert [characters(ours, y) for y in range(14)] == [
+                    characters(textuals, y) for y in range(14)
+                ]
+            # Each table said once that its first row is highlighted.
+            assert sorted(app.highlighted) == [("ours", "0"), ("textuals", "0")]
 
     asyncio.run(scenario())
