@@ -226,3 +226,33 @@ def test_folder_names_from_any_text_stay_plain(value: str, folder: str) -> None:
     from dicomtui.core.storage import safe_folder
 
     assert safe_folder(value, "none") == folder
+
+
+def test_a_spool_file_writes_pieces_whole_when_the_system_takes_a_few_bytes_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """writev may write less than it was given; what follows must not be lost or doubled."""
+    import os
+
+    from dicomtui.core.pynetdicom_setup import SpoolFile
+
+    real_writev = os.writev
+
+    def stingy_writev(fd: int, buffers: list[memoryview]) -> int:
+        taken, budget = [], 7
+        for buffer in buffers:
+            taken.append(buffer[:budget])
+            budget -= len(taken[-1])
+            if not budget:
+                break
+        return real_writev(fd, taken)
+
+    monkeypatch.setattr(os, "writev", stingy_writev)
+    pieces = [bytes([n]) * size for n, size in enumerate([5, 1, 0, 13, 7, 30])]
+    path = tmp_path / "partial"
+    with SpoolFile(str(path), "wb") as spool:
+        spool.write_all([memoryview(p) for p in pieces[:3]])
+        spool.write(pieces[3])
+        spool.write_all([memoryview(p) for p in pieces[3:]])
+    assert path.read_bytes() == b"".join(pieces[:4]) + b"".join(pieces[3:])
+    assert spool.written == path.stat().st_size and not spool.failure

@@ -36,6 +36,9 @@ from pynetdicom import evt
 #: one grows as its bytes arrive, so that a header alone reserves no memory.
 READ_AT_ONCE = 1024 * 1024
 
+#: Middle fragments written to the file together once they add up to this.
+WRITE_AT_ONCE = 256 * 1024
+
 #: How long the reader waits for the next PDU of an object before pynetdicom's
 #: loop runs again.
 FRAGMENT_WAIT = 0.001
@@ -135,7 +138,13 @@ class PduReader:
         file = self.file_receiving()
         if file is None:
             return False
-        context_id = self.assoc.dimse.message.context_id
+        batch = WriteBatch(file)
+        try:
+            return self._stream_fragments(batch, self.assoc.dimse.message.context_id)
+        finally:
+            batch.write()
+
+    def _stream_fragments(self, batch: WriteBatch, context_id: int) -> bool:
         dul = self.dul
         sock = self.holder.socket
         while True:
@@ -151,9 +160,7 @@ class PduReader:
             if spans is None:
                 self.pending = header + received
                 return False
-            with memoryview(received) as view:
-                for start, end in spans:
-                    file.write(view[start:end])
+            batch.add(received, spans)
             self.pending = received[length:]
             dul._idle_timer.restart()
             if dul._kill_thread or dul.to_provider_queue.queue:
@@ -173,6 +180,36 @@ class PduReader:
         if message is None or message.context_id is None:
             return None
         return message._data_set_file
+
+
+class WriteBatch:
+    """Fragments to write to the file being received, written together:
+    16 KB writes cost this file system twice what 256 KB ones do."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.pieces: list[memoryview] = []
+        self.size = 0
+
+    def add(self, received: bytearray, spans: list[tuple[int, int]]) -> None:
+        view = memoryview(received)
+        for start, end in spans:
+            self.pieces.append(view[start:end])
+            self.size += end - start
+        if self.size >= WRITE_AT_ONCE:
+            self.write()
+
+    def write(self) -> None:
+        if not self.pieces:
+            return
+        write_all = getattr(self.file, "write_all", None)
+        if write_all is not None:
+            write_all(self.pieces)
+        else:  # a file that is not ours: as pynetdicom writes, piece by piece
+            for piece in self.pieces:
+                self.file.write(piece)
+        self.pieces = []
+        self.size = 0
 
 
 def _readable_soon(sock: Any) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import threading
 import time
 import weakref
@@ -67,6 +68,10 @@ def end_spool_target(dul_thread: threading.Thread) -> None:
         target.spares.discard()
 
 
+#: Pieces given to one ``writev`` (the system's IOV_MAX is 1024).
+WRITEV_AT_MOST = 512
+
+
 class SpoolFile(io.FileIO):
     """A file being received: unbuffered, so each PDU's data goes straight to the
     operating system, with the ``.file`` that pynetdicom flushes (a no-op here)
@@ -109,16 +114,33 @@ class SpoolFile(io.FileIO):
             return length
         if self.failure:
             return length
-        view = memoryview(data)
+        self._write_views([memoryview(data)])
+        return length
+
+    def write_all(self, pieces: list[memoryview]) -> None:
+        """``write`` each piece in turn, in as few system calls as they fit in."""
+        length = sum(map(len, pieces))
+        if self.failure or (self.max_size and self.written + length > self.max_size):
+            for piece in pieces:
+                self.write(piece)
+            return
+        self.written += length
+        self._write_views(pieces)
+
+    def _write_views(self, views: list[memoryview]) -> None:
+        first = 0  # views[first:] are still to write
         try:
-            while view:
-                done = super().write(view)
+            while first < len(views):
+                done = os.writev(self.fileno(), views[first : first + WRITEV_AT_MOST])
                 if not done:
                     raise OSError(errno.EIO, "the disk accepted no more data")
-                view = view[done:]
+                while first < len(views) and done >= len(views[first]):
+                    done -= len(views[first])
+                    first += 1
+                if done:
+                    views[first] = views[first][done:]
         except OSError as exc:
             self.failure = exc.strerror or str(exc)
-        return length
 
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
