@@ -119,6 +119,13 @@ def fresh_folder(path: Path) -> Path:
     return path
 
 
+#: Every receiver is given this long after its port opens before anything is
+#: sent: the app is still laying out its screen and listing its browse folder
+#: then, which is startup, not what receiving costs (it was a quarter of the
+#: app's time on the 100 MB corpus). DCMTK and pynetdicom wait the same.
+SETTLE_SECONDS = 1.0
+
+
 @contextlib.contextmanager
 def serving(
     command: list[str], env: dict[str, str], port: int
@@ -133,6 +140,7 @@ def serving(
     )
     try:
         wait_port(port)
+        time.sleep(SETTLE_SECONDS)
         yield proc
     finally:
         stop(proc)
