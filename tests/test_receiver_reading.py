@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from raw_dicom import (
 )
 
 from dicomtui.core import pdu_reader
-from dicomtui.core.events import ObjectLost, ObjectReceived
+from dicomtui.core.events import ConnectionClosed, ObjectLost, ObjectReceived
 
 
 def every_name(directory: Path) -> list[str]:
@@ -56,11 +57,18 @@ def pieces(data: bytes, size: int) -> list[bytes]:
 def data_set_pdus(dataset: bytes, shape: str) -> list[bytes]:
     """The P-DATA-TF PDUs of a data set in 1,000-byte fragments (last one marked),
     one per PDU or several per PDU; "mixed" ends on a PDU holding middle
-    fragments and the last one."""
+    fragments and the last one; "empty fragments" has data-less ones."""
     fragments = pieces(dataset, 1000)
     items = [(1, 0x00, fragment) for fragment in fragments[:-1]] + [(1, 0x02, fragments[-1])]
     if shape == "one per PDU":
         return [p_data_items([item]) for item in items]
+    if shape == "empty fragments":  # an empty one alone in its PDU, and an empty last one
+        middle = [(1, 0x00, fragment) for fragment in fragments]
+        return [p_data_items([item]) for item in middle[:2]] + [
+            p_data_items([(1, 0x00, b"")]),
+            *(p_data_items([item]) for item in middle[2:]),
+            p_data_items([(1, 0x02, b"")]),
+        ]
     if shape == "several per PDU":
         return [p_data_items(items[start : start + 3]) for start in range(0, len(items), 3)]
     assert shape == "mixed"
@@ -75,6 +83,7 @@ def data_set_pdus(dataset: bytes, shape: str) -> list[bytes]:
         ("several per PDU", "one write"),
         ("several per PDU", "PDU by PDU"),
         ("mixed", "7-byte writes"),
+        ("empty fragments", "PDU by PDU"),
     ],
 )
 def test_a_data_set_in_many_fragments_is_stored_whole(
@@ -153,6 +162,50 @@ def test_a_peer_that_stops_inside_a_data_set_loses_that_object_only(
     assert lost.sop_instance == "1.2.3.12" and lost.bytes_received >= 9000
     assert every_name(running.directory) == []
     assert running.receiver.running
+
+
+def test_a_fragment_pdu_longer_than_offered_ends_the_association(start_receiver) -> None:
+    """As for any other PDU: the limit holds whichever fragments a PDU carries."""
+    running = start_receiver(max_pdu=16384)
+    with associate_raw(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.13")))
+        peer.send(p_data(1, 0x00, b"\x00" * 16000))
+        with contextlib.suppress(OSError):  # cut off while sending: what is asserted
+            peer.send(p_data(1, 0x00, b"\x00" * 900_000))
+        assert peer.closed_by_peer(within=10)
+    deadline = time.monotonic() + 10
+    while (every_name(running.directory) or not running.of_type(ObjectLost)) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert every_name(running.directory) == []
+    assert [lost.sop_instance for lost in running.of_type(ObjectLost)] == ["1.2.3.13"]
+
+
+def test_the_network_timeout_inside_a_trickling_pdu_ends_the_association_cleanly(
+    start_receiver,
+) -> None:
+    """The timeout loses the object (its file closed, on the acceptor thread)
+    while the reader still waits for the rest of a PDU it will write."""
+    running = start_receiver(network_timeout=1)
+    with associate_raw(running.port) as peer:
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.14")))
+        peer.send(p_data(1, 0x00, b"\x00" * 16000))
+        pdu = p_data(1, 0x00, b"\x00" * 16000)
+        peer.send(pdu[:8000])
+        for at in range(8000, 8005):  # 2.5 s for five bytes
+            time.sleep(0.5)
+            peer.send(pdu[at : at + 1])
+        peer.send(pdu[8005:])
+        pdu_type, body = peer.read_pdu()
+        assert pdu_type == 0x07, "an A-ABORT"
+        assert body[2] == 0x00, "from the service user (the receiver), not a provider error"
+    deadline = time.monotonic() + 10
+    while not running.of_type(ConnectionClosed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.of_type(ConnectionClosed), "the connection is reported closed"
+    assert [lost.sop_instance for lost in running.of_type(ObjectLost)] == ["1.2.3.14"]
+    assert every_name(running.directory) == []
 
 
 def test_a_connection_cut_inside_a_pdu_loses_that_object_only(

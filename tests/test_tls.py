@@ -10,8 +10,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from factory import copy_ct
-from helpers import DICOMTUI, Processes, free_port, run, stored_files, wait_for_port
+from factory import copy_ct, make_object
+from helpers import (
+    DICOMTUI,
+    Processes,
+    dataset_bytes,
+    free_port,
+    run,
+    stored_files,
+    wait_for_port,
+)
 
 
 def _name(common: str) -> x509.Name:
@@ -90,7 +98,9 @@ def test_tls_both_ways_with_client_certificates(tmp_path: Path, processes: Proce
     )
     wait_for_port(port, proc=scp)
     source = copy_ct(tmp_path / "ct.dcm")
-    base = [*DICOMTUI, "storescu", "127.0.0.1", str(port), str(source), "-ta", "5"]
+    # ~0.5 MB: dozens of PDUs, read as they arrive from the TLS stream
+    big = make_object(tmp_path / "big.dcm", rows=512, columns=512, bits=16)
+    base = [*DICOMTUI, "storescu", "127.0.0.1", str(port), str(source), str(big), "-ta", "5"]
 
     trusted = run(
         [
@@ -125,7 +135,8 @@ def test_tls_both_ways_with_client_certificates(tmp_path: Path, processes: Proce
     assert echo.returncode == 0, echo.stderr
     assert no_client_cert.returncode == 1
     assert plain.returncode == 1
-    assert len(stored_files(inbox)) == 1
+    stored = sorted(dataset_bytes(path) for path in stored_files(inbox))
+    assert stored == sorted([dataset_bytes(source), dataset_bytes(big)])
     assert "Traceback" not in no_client_cert.stderr + plain.stderr
 
 

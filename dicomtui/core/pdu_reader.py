@@ -18,8 +18,8 @@ Two changes to pynetdicom's reader, installed per association before it starts:
   complete and whose data set goes to a file, every fragment in the PDU a data
   fragment that is not the last, on the request's context, and no handler bound
   to the PDU or state machine events (but those marked ``@skips_p_data``).
-  Every other PDU (commands, last fragments, malformed ones) is handed to
-  pynetdicom's own reader unchanged.
+  Every other PDU (commands, last fragments, malformed ones, one longer than
+  the limit) is handed to pynetdicom's own reader unchanged.
 """
 
 from __future__ import annotations
@@ -135,29 +135,30 @@ class PduReader:
         takes the PDU and the next one's header if it is there, so that a
         steady stream costs one read and one write per PDU.
         """
-        file = self.file_receiving()
-        if file is None:
+        message = self.message_receiving()
+        if message is None:
             return False
-        batch = WriteBatch(file)
+        batch = WriteBatch(message)
         try:
-            return self._stream_fragments(batch, self.assoc.dimse.message.context_id)
+            return self._stream_fragments(batch, message.context_id)
         finally:
             batch.write()
 
     def _stream_fragments(self, batch: WriteBatch, context_id: int) -> bool:
         dul = self.dul
         sock = self.holder.socket
+        longest = min(READ_AT_ONCE, self.limit)
         while True:
             header = self.pending
             if len(header) < HEADER_LENGTH:
                 header += _read_at_least(sock, HEADER_LENGTH - len(header))
             length = int.from_bytes(header[2:HEADER_LENGTH], "big")
-            if len(header) < HEADER_LENGTH or header[0] != P_DATA_TF or length > READ_AT_ONCE:
+            if len(header) < HEADER_LENGTH or header[0] != P_DATA_TF or length > longest:
                 self.pending = header
                 return False
             received = _read_at_least(sock, length, HEADER_LENGTH)
             spans = _middle_fragments(received, length, context_id)
-            if spans is None:
+            if spans is None or not batch.still_receiving():
                 self.pending = header + received
                 return False
             batch.add(received, spans)
@@ -168,8 +169,8 @@ class PduReader:
             if len(self.pending) < HEADER_LENGTH and not _readable_soon(sock):
                 return True
 
-    def file_receiving(self) -> Any:
-        """The file a C-STORE request's data set is being written to, if its
+    def message_receiving(self) -> Any:
+        """The C-STORE request whose data set is being written to a file, if its
         middle fragments may be written here."""
         if self.dul.state_machine.current_state != "Sta6":
             return None
@@ -177,19 +178,28 @@ class PduReader:
         if any(_sees_p_data(handlers.get(event, ())) for event in WATCHING_PDUS):
             return None
         message = self.assoc.dimse.message
-        if message is None or message.context_id is None:
+        if message is None or message.context_id is None or message._data_set_file is None:
             return None
-        return message._data_set_file
+        return message
 
 
 class WriteBatch:
     """Fragments to write to the file being received, written together:
-    16 KB writes cost this file system twice what 256 KB ones do."""
+    16 KB writes cost this file system twice what 256 KB ones do.
 
-    def __init__(self, file: Any) -> None:
-        self.file = file
+    The receiver may detach and close that file on another thread (the object
+    is lost: the association ended or the receiver stopped); from then on,
+    as in pynetdicom's decoder, nothing more is written to it.
+    """
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+        self.file = message._data_set_file
         self.pieces: list[memoryview] = []
         self.size = 0
+
+    def still_receiving(self) -> bool:
+        return self.message._data_set_file is self.file
 
     def add(self, received: bytearray, spans: list[tuple[int, int]]) -> None:
         view = memoryview(received)
@@ -200,16 +210,15 @@ class WriteBatch:
             self.write()
 
     def write(self) -> None:
-        if not self.pieces:
+        pieces, self.pieces, self.size = self.pieces, [], 0
+        if not pieces or not self.still_receiving():
             return
         write_all = getattr(self.file, "write_all", None)
         if write_all is not None:
-            write_all(self.pieces)
+            write_all(pieces)
         else:  # a file that is not ours: as pynetdicom writes, piece by piece
-            for piece in self.pieces:
+            for piece in pieces:
                 self.file.write(piece)
-        self.pieces = []
-        self.size = 0
 
 
 def _readable_soon(sock: Any) -> bool:

@@ -128,6 +128,9 @@ class SpoolFile(io.FileIO):
         self._write_views(pieces)
 
     def _write_views(self, views: list[memoryview]) -> None:
+        # writev writes nothing for empty pieces, so they are left out, lest a
+        # 0 read as a disk that accepts no more (a peer may send empty fragments).
+        views = [view for view in views if len(view)]
         first = 0  # views[first:] are still to write
         try:
             while first < len(views):
@@ -141,6 +144,8 @@ class SpoolFile(io.FileIO):
                     views[first] = views[first][done:]
         except OSError as exc:
             self.failure = exc.strerror or str(exc)
+        except ValueError:  # closed on another thread: the object was lost already
+            self.failure = self.failure or "the file was closed while it was being written"
 
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
