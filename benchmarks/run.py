@@ -235,13 +235,13 @@ def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
     with serving([native("storescp"), "+xa", "-od", str(inbox), str(port)], NODELAY, port):
         command, env = send_command(name, port, folder)
         started = time.monotonic()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         rss = PeakRss(proc.pid)
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
         seconds = time.monotonic() - started
         peak = rss.stop()
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} failed ({proc.returncode})")
+            raise RuntimeError(f"{name} failed ({proc.returncode}): {err.decode()[-2000:]}")
         if name == "dicomtui TUI":
             # The driver prints the send's own duration: the app's start-up is not sending.
             seconds = float(out.decode().split()[-1])

@@ -105,6 +105,9 @@ async def send(port: int, folder: Path) -> None:
         finished = app.sender_pane.progress.finished
         await pilot.press("ctrl+q")
     if finished.failed or finished.not_attempted:
+        records, _ = app.send_report.snapshot()
+        failures = [r for r in records if r.result != "Success"][:5]
+        print(f"{finished}\n{failures}", file=sys.stderr)
         sys.exit(1)
     print(f"{finished.seconds:.4f}")
 
