@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 from factory import CT_IMAGE, copy_ct, make_object
-from helpers import DICOMTUI, Processes, dataset_bytes, free_port, run, stored_files, wait_for_port
+from helpers import (
+    DICOMTUI,
+    Processes,
+    dataset_bytes,
+    free_port,
+    run,
+    stored_files,
+    wait_for_port,
+    wait_until,
+)
 from pynetdicom import AE, build_context
 from raw_dicom import (
     associate_raw,
@@ -56,11 +65,10 @@ def test_hostile_uids_in_the_command_set_stay_inside_the_folder(
         # An empty or over-long UID makes the request invalid: it is refused
         # (the association is aborted) and nothing is kept.
         assert pdu_type in (0x00, 0x07), f"PDU type {pdu_type:#x}"
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and (
-            list(running.directory.iterdir()) or not running.of_type(ObjectLost)
-        ):
-            time.sleep(0.1)
+        wait_until(
+            lambda: not list(running.directory.iterdir()) and running.of_type(ObjectLost),
+            within=5,
+        )
         assert list(running.directory.iterdir()) == []
         assert running.of_type(ObjectLost)
     written = {p for p in tmp_path.rglob("*") if p.is_file()} - {tmp_path / "ct.dcm"}
@@ -74,9 +82,7 @@ def test_transfer_cut_off_midway_leaves_no_file_and_says_so(start_receiver, tmp_
         peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.4")))
         peer.send(p_data(1, 0x00, dataset[: len(dataset) // 2]))  # not the last fragment
         time.sleep(0.3)
-    deadline = time.monotonic() + 10
-    while not running.of_type(ObjectLost) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: running.of_type(ObjectLost))
     [lost] = running.of_type(ObjectLost)
     assert lost.sop_instance == "1.2.3.4" and lost.bytes_received > 0
     assert list(running.directory.iterdir()) == []  # not even a partial file

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 from factory import CT_IMAGE, copy_ct, make_object
-from helpers import dataset_bytes, stored_files
+from helpers import dataset_bytes, stored_files, wait_until
 from pydicom import dcmread
 from pynetdicom import AE
 from raw_dicom import (
@@ -153,11 +153,7 @@ def test_a_peer_that_stops_inside_a_data_set_loses_that_object_only(
         abort = b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"  # A-ABORT from the service user
         peer.send(b"".join(middle) + (abort if then == "aborts" else b""))
         assert peer.closed_by_peer(within=10)
-    deadline = time.monotonic() + 10
-    while (every_name(running.directory) or not running.of_type(ObjectLost)) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    wait_until(lambda: not every_name(running.directory) and running.of_type(ObjectLost))
     [lost] = running.of_type(ObjectLost)
     assert lost.sop_instance == "1.2.3.12" and lost.bytes_received >= 9000
     assert every_name(running.directory) == []
@@ -173,11 +169,7 @@ def test_a_fragment_pdu_longer_than_offered_ends_the_association(start_receiver)
         with contextlib.suppress(OSError):  # cut off while sending: what is asserted
             peer.send(p_data(1, 0x00, b"\x00" * 900_000))
         assert peer.closed_by_peer(within=10)
-    deadline = time.monotonic() + 10
-    while (every_name(running.directory) or not running.of_type(ObjectLost)) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    wait_until(lambda: not every_name(running.directory) and running.of_type(ObjectLost))
     assert every_name(running.directory) == []
     assert [lost.sop_instance for lost in running.of_type(ObjectLost)] == ["1.2.3.13"]
 
@@ -200,9 +192,7 @@ def test_the_network_timeout_inside_a_trickling_pdu_ends_the_association_cleanly
         pdu_type, body = peer.read_pdu()
         assert pdu_type == 0x07, "an A-ABORT"
         assert body[2] == 0x00, "from the service user (the receiver), not a provider error"
-    deadline = time.monotonic() + 10
-    while not running.of_type(ConnectionClosed) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: running.of_type(ConnectionClosed))
     assert running.of_type(ConnectionClosed), "the connection is reported closed"
     assert [lost.sop_instance for lost in running.of_type(ObjectLost)] == ["1.2.3.14"]
     assert every_name(running.directory) == []
@@ -217,9 +207,7 @@ def test_a_connection_cut_inside_a_pdu_loses_that_object_only(
         peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.6")))
         pdu = p_data(1, 0x02, dataset)
         peer.send(pdu[: len(pdu) // 2])  # the header promised more
-    deadline = time.monotonic() + 10
-    while not running.of_type(ObjectLost) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: running.of_type(ObjectLost))
     [lost] = running.of_type(ObjectLost)
     assert lost.sop_instance == "1.2.3.6"
     assert every_name(running.directory) == []  # no partial file, no spare one
@@ -254,9 +242,7 @@ def test_many_objects_on_one_association_leave_exactly_their_files(
     # Twelve objects, and (once the connection closed) not the empty file made
     # ahead for a thirteenth.
     expected = sorted(f"CT.1.2.3.8.{n}" for n in range(12))
-    deadline = time.monotonic() + 10
-    while every_name(running.directory) != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: every_name(running.directory) == expected)
     assert every_name(running.directory) == expected
     assert len(running.of_type(ObjectReceived)) == 12
 
@@ -268,9 +254,7 @@ def test_a_silent_association_is_ended_after_the_network_timeout(start_receiver)
     assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
     try:
         assert assoc.is_established
-        deadline = time.monotonic() + 10
-        while assoc.is_established and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not assoc.is_established)
         assert assoc.is_aborted, "the receiver should abort an association silent past its timeout"
     finally:
         if assoc.is_established:
@@ -303,9 +287,7 @@ def test_a_request_on_a_context_never_accepted_leaves_no_file(
         peer.send(p_data(3, 0x03, c_store_rq(1, CT_IMAGE, "1.2.3.9")))
         peer.send(p_data(3, 0x02, dataset))
         assert peer.closed_by_peer(within=10)
-    deadline = time.monotonic() + 10
-    while every_name(running.directory) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not every_name(running.directory))
     assert every_name(running.directory) == []
     assert running.receiver.running
 
