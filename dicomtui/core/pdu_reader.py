@@ -213,12 +213,7 @@ class WriteBatch:
         pieces, self.pieces, self.size = self.pieces, [], 0
         if not pieces or not self.still_receiving():
             return
-        write_all = getattr(self.file, "write_all", None)
-        if write_all is not None:
-            write_all(pieces)
-        else:  # a file that is not ours: as pynetdicom writes, piece by piece
-            for piece in pieces:
-                self.file.write(piece)
+        self.file.write_all(pieces)  # the receiver's SpoolFile (pynetdicom_setup)
 
 
 def _readable_soon(sock: Any) -> bool:
