@@ -10,6 +10,7 @@ from dicomtui.core.dicom_tables import VERIFICATION_SOP_CLASS
 from dicomtui.core.events import EchoResult, Side
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom
+from dicomtui.core.requestor_reactor import exchange, release
 from dicomtui.core.sender import SenderSettings, make_ae, request_association
 
 
@@ -26,8 +27,9 @@ def echo(
     status: int | None = None
     associated = assoc is not None and assoc.is_established
     if not error:
-        response = assoc.send_c_echo()
-        assoc.release()
+        with exchange(assoc):
+            response = assoc.send_c_echo()
+        release(assoc)
         status = response.get("Status") if response is not None else None
         if status is None:
             error = "no response (DIMSE timeout or association aborted)"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
-from pynetdicom import AE, build_context
+from pynetdicom import AE, build_context, evt
 from pynetdicom.presentation import PresentationContext
 
 from dicomtui.core.bus import EventBus
@@ -47,6 +47,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
+from dicomtui.core.requestor_reactor import exchange, own_responses, owns_responses, release
 from dicomtui.core.tracking import Tally
 from dicomtui.core.transcode import Loss, TranscodeError, decompress_file, is_decompressible
 
@@ -260,6 +261,10 @@ def bind_for(host: str, bind_address: str) -> str:
     return "::" if socket.AF_INET6 in families and socket.AF_INET not in families else ""
 
 
+def _own_responses(event: Any) -> None:
+    own_responses(event.assoc)
+
+
 def request_association(
     ae: AE, settings: SenderSettings, handlers: list[Any], bus: EventBus
 ) -> tuple[Any, str]:
@@ -277,7 +282,7 @@ def request_association(
             s.port,
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
-            evt_handlers=handlers,
+            evt_handlers=[*handlers, (evt.EVT_CONN_OPEN, _own_responses)],
             bind_address=(bind_for(s.host, s.bind_address), 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
@@ -294,6 +299,16 @@ def request_association(
         )
         return None, reason
     if assoc.is_established:
+        if not owns_responses(assoc):
+            # pynetdicom's reactor could take responses away: better no association.
+            assoc.abort()
+            reason = "cannot take over the association's responses from pynetdicom"
+            bus.publish(
+                AssociationFailed(
+                    side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
+                )
+            )
+            return assoc, reason
         pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
         return assoc, ""
     if assoc.is_rejected:
@@ -451,7 +466,7 @@ class SendJob:
                 if self._cancel.is_set():
                     assoc.abort()
                 else:
-                    assoc.release()
+                    release(assoc)
         return error
 
     def _send_one(
@@ -473,13 +488,15 @@ class SendJob:
         try:
             if (item.sop_class, item.transfer_syntax) in accepted:
                 # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
-                with sendable_path(item) as path:
+                with sendable_path(item) as path, exchange(assoc):
                     response = assoc.send_c_store(path, msg_id=message_id)
             elif is_uncompressed(item.transfer_syntax) and any(
                 (item.sop_class, ts) in accepted for ts in UNCOMPRESSED_TRANSFER_SYNTAXES
             ):
                 # Another uncompressed syntax was accepted: pynetdicom re-encodes.
-                response = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
+                dataset = dcmread(item.path)
+                with exchange(assoc):
+                    response = assoc.send_c_store(dataset, msg_id=message_id)
             elif target is not None:
                 # Compressed, and the peer took only uncompressed syntaxes: decode.
                 try:
@@ -488,7 +505,8 @@ class SendJob:
                     return None, str(exc), False
                 level, text = decompression_note(item, target, decoded.loss, self.settings)
                 self.bus.publish(LogMessage(side=Side.SENDER, level=level, text=text))
-                response = assoc.send_c_store(decoded.dataset, msg_id=message_id)
+                with exchange(assoc):
+                    response = assoc.send_c_store(decoded.dataset, msg_id=message_id)
             else:
                 return (
                     None,
