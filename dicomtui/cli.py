@@ -10,19 +10,25 @@ SUBCOMMANDS = ("storescp", "storescu", "echo")
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:
-        command, rest = args[0], args[1:]
-        if command == "storescp":
-            from dicomtui.headless import storescp
-
-            return storescp.main(rest)
-        if command == "storescu":
-            from dicomtui.headless import storescu
-
-            return storescu.main(rest)
-        from dicomtui.headless import echo
-
-        return echo.main(rest)
+        try:
+            return _headless(args[0], args[1:])
+        except KeyboardInterrupt:  # before a command's own handlers, or in echo
+            return 130
 
     from dicomtui.ui.launch import main as tui_main
 
     return tui_main(args)
+
+
+def _headless(command: str, rest: list[str]) -> int:
+    if command == "storescp":
+        from dicomtui.headless import storescp
+
+        return storescp.main(rest)
+    if command == "storescu":
+        from dicomtui.headless import storescu
+
+        return storescu.main(rest)
+    from dicomtui.headless import echo
+
+    return echo.main(rest)

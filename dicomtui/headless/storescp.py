@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from dicomtui import __version__
 from dicomtui.core.admission import parse_networks
@@ -26,6 +23,7 @@ from dicomtui.headless.options import (
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
+from dicomtui.headless.stop_signals import StopSignals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,14 +210,8 @@ def main(argv: list[str]) -> int:
         bus.publish(LogMessage(side=Side.RECEIVER, level=Level.DEBUG, text=""))
 
     write_report = report_writer(parser, args, bus)
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
     # Before listening: a signal as soon as the port opens must stop us cleanly.
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    signals = StopSignals()
     receiver = Receiver(settings_from_args(args), bus, want_pdu_dumps=printer.pdu_dumps)
     try:
         receiver.start()
@@ -228,7 +220,6 @@ def main(argv: list[str]) -> int:
             print(f"E: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
-    while not stop.wait(0.2):
-        pass
+    signals.wait()
     receiver.stop()
     return 0 if write_report() else 1

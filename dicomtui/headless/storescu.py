@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import os
 import sys
 import threading
-from types import FrameType
 
 from dicomtui import __version__
 from dicomtui.core.bus import EventBus
@@ -24,6 +23,7 @@ from dicomtui.headless.options import (
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
+from dicomtui.headless.stop_signals import POLL, StopSignals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,20 +134,20 @@ def main(argv: list[str]) -> int:
     write_report = report_writer(parser, args, bus)
     job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=printer.pdu_dumps)
     worker = threading.Thread(target=job.run, name="storescu", daemon=True)
-
-    def request_cancel(_signum: int, _frame: FrameType | None) -> None:
-        if job.cancelled:  # a second Ctrl-C: stop waiting
-            raise KeyboardInterrupt
-        job.cancel()
-
-    signal.signal(signal.SIGINT, request_cancel)
-    signal.signal(signal.SIGTERM, request_cancel)
+    signals = StopSignals()
     worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        return 130
+    while worker.is_alive():
+        worker.join(POLL)
+        if signals.count == 1 and not job.cancelled:
+            job.cancel()  # the object in flight completes, then the association is aborted
+        elif signals.count > 1:
+            # A second signal: stop waiting. pynetdicom's threads are not daemons and
+            # may wait out a timeout (30 s to associate) before Python could exit.
+            if printer.threshold is not None:
+                print("E: Interrupted before the send ended", file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
 
     result = job.result
     reported = write_report()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -141,6 +142,24 @@ class DicomTuiApp(App[None]):
             self.start_receiver()
         self._ticker = self.set_interval(1.0, self._tick)
         self.query_one("#files").focus()
+        self._quit_on_signals()
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT from outside quit as Ctrl+Q does (the receiver
+        stops cleanly); asyncio's handlers only write to a pipe that the loop reads."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
+                loop.add_signal_handler(sig, self._on_quit_signal)
+
+    def _on_quit_signal(self) -> None:
+        self._quit_signals += 1
+        if self._quit_signals == 1:
+            self.call_next(self.action_quit)
+        else:
+            self.exit(return_code=130)  # a second one: do not wait for the receiver
+
+    _quit_signals = 0
 
     # --- the event stream ------------------------------------------------------------------
 

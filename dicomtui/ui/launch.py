@@ -168,5 +168,6 @@ def main(argv: list[str]) -> int:
 
     config = config_from_args(args)
     assert isinstance(config, LaunchConfig)
-    DicomTuiApp(config).run()
-    return 0
+    app = DicomTuiApp(config)
+    app.run()
+    return app.return_code or 0
