@@ -15,7 +15,9 @@ receiver for the next run.
 
 A run fails when the sender exits non-zero, stalls, reports a failed or not-attempted
 object, or fewer objects arrived than were sent. One line per run, a table per peer at
-the end; the exit status is 1 if any run failed. Each run's sender output is kept in
+the end: runs, failures, stalls, objects lost (not at the receiver after the run) and
+unconfirmed (at the receiver, though the sender did not report them sent: a response
+lost on the way). The exit status is 1 if any run failed. Each run's sender output is kept in
 benchmarks/out/reliability/logs, each receiver's in benchmarks/out/reliability.
 DCMTK runs with TCP_NODELAY=1, as in run.py: without it DCMTK answers too slowly to
 show timing bugs.
@@ -248,6 +250,11 @@ class Run:
     def lost(self) -> int:
         return max(0, self.expected - self.arrived)
 
+    @property
+    def unconfirmed(self) -> int:
+        """Objects the receiver holds that the sender did not report as sent."""
+        return 0 if self.summary is None else max(0, self.arrived - self.summary[0])
+
     def line(self, runs: int) -> str:
         code = "stall" if self.code is None else f"exit {self.code}"
         if self.summary is None:
@@ -347,7 +354,7 @@ def run_once(
 def table(results: dict[str, list[Run]]) -> str:
     lines = [
         f"{'peer':18} {'runs':>5} {'failures':>9} {'stalls':>7} {'objects lost':>13}"
-        f" {'median s':>9}",
+        f" {'unconfirmed':>12} {'median s':>9}",
     ]
     for peer, runs in results.items():
         if not runs:
@@ -355,6 +362,7 @@ def table(results: dict[str, list[Run]]) -> str:
         lines.append(
             f"{peer:18} {len(runs):5} {sum(r.failed for r in runs):9}"
             f" {sum(r.stalled for r in runs):7} {sum(r.lost for r in runs):13}"
+            f" {sum(r.unconfirmed for r in runs):12}"
             f" {statistics.median(r.seconds for r in runs):9.1f}"
         )
     return "\n".join(lines)
