@@ -262,18 +262,6 @@ def test_a_silent_association_is_ended_after_the_network_timeout(start_receiver)
     assert running.receiver.running
 
 
-def test_the_reactor_loop_was_copied_from_the_pinned_pynetdicom() -> None:
-    """prompt_acceptor replaces pynetdicom 3.0.4's acceptor loop with a copy that
-    waits on its queue: a new pynetdicom needs that copy compared again."""
-    import inspect
-
-    import pynetdicom
-    from pynetdicom.association import Association
-
-    assert pynetdicom.__version__ == "3.0.4"
-    assert "time.sleep(0.001)" in inspect.getsource(Association._run_reactor)
-
-
 # pynetdicom's reader thread dies on such a request (KeyError in its decoder).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_request_on_a_context_never_accepted_leaves_no_file(

@@ -9,6 +9,8 @@ from dicomtui.core.bus import EventBus
 from dicomtui.core.dicom_tables import VERIFICATION_SOP_CLASS
 from dicomtui.core.events import EchoResult, Side
 from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.pynetdicom_seam import forward_warnings
+from dicomtui.core.pynetdicom_seam import report as report_seam
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom
 from dicomtui.core.requestor_reactor import exchange, release
 from dicomtui.core.sender import SenderSettings, make_ae, request_association
@@ -19,6 +21,8 @@ def echo(
 ) -> EchoResult:
     """Associate, send one C-ECHO, release; publishes and returns the result."""
     configure_pynetdicom()
+    report_seam(bus, Side.SENDER)
+    forward_warnings(bus, Side.SENDER)
     started = time.monotonic()
     ae = make_ae(settings)
     ae.add_requested_context(VERIFICATION_SOP_CLASS)

@@ -29,6 +29,8 @@ from typing import Any
 from pynetdicom import _config, dimse_messages
 
 from dicomtui.core.file_meta import FileMeta, write_received_file_meta
+from dicomtui.core.pynetdicom_seam import SeamCheck
+from dicomtui.core.pynetdicom_seam import check as check_seam
 from dicomtui.core.spare_files import SpareFiles, make_partial
 from dicomtui.core.units import human_size
 
@@ -187,16 +189,22 @@ def pace_outgoing(dul: Any, pdu_size: int) -> None:
     dul.send_pdu = paced
 
 
-def configure_pynetdicom() -> None:
+def configure_pynetdicom() -> SeamCheck:
+    """Configure pynetdicom once: its documented options (``_config``) always, and
+    its module globals only when :mod:`pynetdicom_seam` found them as expected."""
     global _configured
+    seam = check_seam()
     with _lock:
         if _configured:
-            return
+            return seam
         _config.LOG_HANDLER_LEVEL = "none"
         _config.STORE_RECV_CHUNKED_DATASET = True
         _config.STORE_SEND_CHUNKED_DATASET = True
+        _configured = True
+        if not seam.usable:
+            return seam
         # pynetdicom looks this name up in its module at each C-STORE it receives.
         dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined,assignment]
         dimse_messages.create_file_meta = FileMeta  # type: ignore[attr-defined,assignment]
         dimse_messages.write_file_meta_info = write_received_file_meta  # type: ignore[attr-defined,assignment]
-        _configured = True
+    return seam

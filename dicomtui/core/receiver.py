@@ -9,6 +9,7 @@ import os
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +45,8 @@ from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
 from dicomtui.core.pdu_reader import read_pdus_directly
 from dicomtui.core.prompt_acceptor import answer_promptly
+from dicomtui.core.pynetdicom_seam import forward_warnings
+from dicomtui.core.pynetdicom_seam import report as report_seam
 from dicomtui.core.pynetdicom_setup import (
     SpoolTarget,
     configure_pynetdicom,
@@ -237,7 +240,10 @@ class Receiver:
         bus: EventBus,
         want_pdu_dumps: Callable[[], bool] | None = None,
     ) -> None:
-        configure_pynetdicom()
+        self._patched = configure_pynetdicom().usable
+        report_seam(bus, Side.RECEIVER)
+        forward_warnings(bus, Side.RECEIVER)
+        self._unprepared: weakref.WeakSet[Any] = weakref.WeakSet()
         self.settings = settings
         self.bus = bus
         self._observer = AssociationObserver(bus, Side.RECEIVER, want_pdu_dumps)
@@ -291,6 +297,7 @@ class Receiver:
                     )
             handlers: list[Any] = [
                 *self._observer.handlers(),
+                (evt.EVT_REQUESTED, self._abort_unprepared),
                 *self._admission.handlers(evt),
                 (evt.EVT_CONN_OPEN, self._on_conn_open),
                 (evt.EVT_C_STORE, self._on_c_store),
@@ -338,9 +345,28 @@ class Receiver:
     # --- handlers (pynetdicom threads) -------------------------------------------------
 
     def _on_conn_open(self, event: Any) -> None:
+        if not self._patched:
+            return  # pynetdicom's plain path (the user was told why)
+        try:
+            self._prepare(event.assoc)
+        except Exception as exc:  # pynetdicom would only log it, and serve unpatched
+            self._unprepared.add(event.assoc)
+            self.bus.publish(
+                LogMessage(
+                    side=Side.RECEIVER,
+                    level=Level.ERROR,
+                    text=f"Cannot prepare association #{association_id(event.assoc)}"
+                    f" ({type(exc).__name__}: {exc}): it will be aborted",
+                )
+            )
+
+    def _abort_unprepared(self, event: Any) -> None:
+        if event.assoc in self._unprepared:
+            event.assoc.abort()
+
+    def _prepare(self, assoc: Any) -> None:
         s = self.settings
         directory = None if s.ignore else spool_directory(s.output_directory)
-        assoc = event.assoc
         set_spool_target(
             assoc.dul,
             SpoolTarget(

@@ -41,10 +41,6 @@ _gates: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictiona
 _gates_lock = threading.Lock()
 
 
-class NotOwned(RuntimeError):
-    """The association's responses could not be taken over from pynetdicom."""
-
-
 def own_responses(assoc: Any) -> None:
     """Give a requested association (before its reactor starts) the reactor below.
 
@@ -64,23 +60,22 @@ def owns_responses(assoc: Any) -> bool:
         return assoc in _gates
 
 
-def _gate(assoc: Any) -> threading.Lock:
-    with _gates_lock:
-        gate = _gates.get(assoc)
-    if gate is None:
-        raise NotOwned("the association's responses were not taken over from pynetdicom")
-    return gate
-
-
 @contextmanager
 def exchange(assoc: Any) -> Iterator[None]:
     """Hold the association while a request is sent and its response read.
 
     pynetdicom's ``send_c_*()`` and ``release()`` still clear the checkpoint and
     wait for ``_is_paused``: the reactor below leaves that flag set, so they go
-    straight on, and the lock is what keeps the reactor away from the queue.
+    straight on, and the lock is what keeps the reactor away from the queue. An
+    association left to pynetdicom's own reactor (its internals were not as
+    expected, and the user was told) goes through its own handshake only.
     """
-    with _gate(assoc):
+    with _gates_lock:
+        gate = _gates.get(assoc)
+    if gate is None:
+        yield
+        return
+    with gate:
         yield
 
 

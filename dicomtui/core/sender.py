@@ -46,6 +46,9 @@ from dicomtui.core.events import (
     Side,
 )
 from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.pynetdicom_seam import check as check_seam
+from dicomtui.core.pynetdicom_seam import forward_warnings
+from dicomtui.core.pynetdicom_seam import report as report_seam
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
 from dicomtui.core.requestor_reactor import exchange, own_responses, owns_responses, release
 from dicomtui.core.tracking import Tally
@@ -275,6 +278,9 @@ def request_association(
     :class:`AssociationFailed`; rejections and aborts were published by the observer.
     """
     s = settings
+    patched = check_seam().usable
+    if patched:
+        handlers = [*handlers, (evt.EVT_CONN_OPEN, _own_responses)]
     try:
         tls = client_tls_context(s)
         assoc = ae.associate(
@@ -282,7 +288,7 @@ def request_association(
             s.port,
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
-            evt_handlers=[*handlers, (evt.EVT_CONN_OPEN, _own_responses)],
+            evt_handlers=handlers,
             bind_address=(bind_for(s.host, s.bind_address), 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
@@ -298,7 +304,7 @@ def request_association(
             )
         )
         return None, reason
-    if assoc.is_established:
+    if assoc.is_established and patched:
         if not owns_responses(assoc):
             # pynetdicom's reactor could take responses away: better no association.
             assoc.abort()
@@ -310,6 +316,8 @@ def request_association(
             )
             return assoc, reason
         pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
+        return assoc, ""
+    if assoc.is_established:
         return assoc, ""
     if assoc.is_rejected:
         return assoc, "association rejected"
@@ -333,6 +341,8 @@ class SendJob:
         want_pdu_dumps: Callable[[], bool] | None = None,
     ) -> None:
         configure_pynetdicom()
+        report_seam(bus, Side.SENDER)
+        forward_warnings(bus, Side.SENDER)
         self.settings = settings
         self.paths = list(paths)
         self.bus = bus
