@@ -21,7 +21,7 @@ from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from dicomtui.core.bus import EventBus, EventQueue
 from dicomtui.core.config import (
@@ -89,8 +89,7 @@ class DicomTuiApp(App[None]):
         self.queue = EventQueue(self._wake)
         self.bus.subscribe(self.queue)
         self.receiver: Receiver | None = None
-        self._receiver_done = threading.Event()
-        self._receiver_done.set()
+        self._receiver_lock = threading.Lock()
         self.send_job: SendJob | None = None
         #: What happened to each object, for export (Ctrl+E).
         #: Fed on pynetdicom's threads, so that none is lost when the UI's queue overflows.
@@ -216,38 +215,44 @@ class DicomTuiApp(App[None]):
     # --- the receiver ------------------------------------------------------------------------
 
     def start_receiver(self, settings: ReceiverSettings | None = None) -> None:
+        """Start (or, with new settings, restart) the receiver; a worker builds it."""
         if settings is not None:
             self.receiver_settings = settings
-        previous_done = self._receiver_done
-        done = self._receiver_done = threading.Event()
-        self._serve(self.receiver_settings, previous_done, done)
+        self._receiver_wanted = True
+        self._start_receiver(self.receiver_settings)
 
-    @work(thread=True, exclusive=True, group="receiver", exit_on_error=False)
-    def _serve(
-        self, settings: ReceiverSettings, previous_done: threading.Event, done: threading.Event
-    ) -> None:
-        worker = get_current_worker()
-        try:
-            previous_done.wait(10)  # the old server must let go of its port first
-            if worker.is_cancelled:
-                return
+    @work(thread=True, group="receiver", exit_on_error=False)
+    def _start_receiver(self, settings: ReceiverSettings) -> Receiver:
+        """Stop the running receiver (its port is free afterwards), then build, start and
+        return the new one. A port in use raises here and ends the worker in error, which
+        the one Worker.StateChanged handler reports. Never cancelled: a thread worker
+        cancelled mid-start would leave its receiver listening with nobody to stop it."""
+        with self._receiver_lock:
+            previous, self.receiver = self.receiver, None
+            if previous is not None:
+                previous.stop()
             receiver = Receiver(settings, self.bus, want_pdu_dumps=self.wants_pdu_dumps)
-            receiver.start()  # a port in use raises here: the worker ends in error
+            receiver.start()
             self.receiver = receiver
-            try:
-                worker.cancelled_event.wait()
-            finally:
-                self.receiver = None
-                receiver.stop()
-        finally:
-            done.set()
+            return receiver
 
-    def stop_receiver(self) -> None:
-        self.workers.cancel_group(self, "receiver")
+    async def stop_receiver(self) -> None:
+        """Stop the receiver cleanly (associations aborted, port closed)."""
+        self._receiver_wanted = False
+        await asyncio.to_thread(self._stop_receiver_now)
+
+    def _stop_receiver_now(self) -> None:
+        with self._receiver_lock:
+            receiver, self.receiver = self.receiver, None
+            if receiver is not None:
+                receiver.stop()
 
     @property
     def receiver_running(self) -> bool:
-        return any(w.group == "receiver" and w.is_running for w in self.workers)
+        receiver = self.receiver
+        return receiver is not None and receiver.running
+
+    _receiver_wanted = False
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -258,6 +263,10 @@ class DicomTuiApp(App[None]):
 
     def _worker_ended(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "receiver" and event.state is WorkerState.SUCCESS:
+            if not self._receiver_wanted:  # stopped (or quitting) while it started
+                self.run_worker(self.stop_receiver(), group="receiver-stop")
+            return
         if event.state is not WorkerState.ERROR:
             if worker.group == "send" and event.state in (
                 WorkerState.SUCCESS,
@@ -337,9 +346,9 @@ class DicomTuiApp(App[None]):
 
     # --- actions -------------------------------------------------------------------------------
 
-    def action_toggle_receiver(self) -> None:
+    async def action_toggle_receiver(self) -> None:
         if self.receiver_running:
-            self.stop_receiver()
+            await self.stop_receiver()
         else:
             self.start_receiver()
 
@@ -348,7 +357,6 @@ class DicomTuiApp(App[None]):
 
         def apply(settings: ReceiverSettings | None) -> None:
             if settings is not None:
-                self.stop_receiver()
                 self.start_receiver(settings)
                 self.settings_file.set_receiver(settings, was)
                 self.save_settings()
@@ -539,8 +547,7 @@ class DicomTuiApp(App[None]):
         self._ticker.stop()
         if self.send_job is not None:
             self.send_job.cancel()
-        self.stop_receiver()
-        await asyncio.to_thread(self._receiver_done.wait, 10)
+        await self.stop_receiver()
         self.exit()
 
     @on(Button.Pressed, "#send")
