@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from dicomtui.core.dicom_files import DicomFile, inspect_file
+
 DICOMTUI = [sys.executable, "-m", "dicomtui"]
 
 
@@ -174,3 +176,10 @@ def same_content(a: Path, b: Path) -> bool:
             return False
         del first.PixelData, second.PixelData
     return bool(first == second)
+
+
+def sendable(path: Path) -> DicomFile:
+    """The file as the sender sees it; fails the test if the sender would skip it."""
+    found = inspect_file(path)
+    assert isinstance(found, DicomFile), found
+    return found

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 from factory import CT_IMAGE, MR_IMAGE, copy_ct, ct_small, make_object
-from helpers import DICOMTUI, Processes, dataset_bytes, free_port, run, stored_files, wait_for_port
+from helpers import (
+    DICOMTUI,
+    Processes,
+    dataset_bytes,
+    free_port,
+    run,
+    sendable,
+    stored_files,
+    wait_for_port,
+)
 from pydicom import dcmread
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -20,8 +29,6 @@ from pydicom.uid import (
     JPEGLosslessSV1,
     RLELossless,
 )
-
-from dicomtui.core.dicom_files import inspect_file
 
 
 def start_scp(processes: Processes, directory: Path, *options: str) -> tuple[int, object]:
@@ -46,9 +53,9 @@ def test_sends_and_stores_byte_identical_datasets(tmp_path: Path, processes: Pro
     assert "I: Received Store Response (Status: 0x0000 - Success)" in result.stderr
     assert "2 sent, 0 with warnings, 0 failed" in result.stderr
     for source in sources:
-        sent = inspect_file(source)
-        prefix = "CT" if sent.sop_class == CT_IMAGE else "MR"  # type: ignore[union-attr]
-        stored = inbox / f"{prefix}.{sent.sop_instance}"  # type: ignore[union-attr]
+        sent = sendable(source)
+        prefix = "CT" if sent.sop_class == CT_IMAGE else "MR"
+        stored = inbox / f"{prefix}.{sent.sop_instance}"
         assert stored.exists(), sorted(inbox.iterdir())
         assert dataset_bytes(stored) == dataset_bytes(source)
         assert f"I: Storing DICOM file: {stored.name}" in log
@@ -278,12 +285,12 @@ def test_patient_study_series_layout_with_extension(tmp_path: Path, processes: P
 
     assert result.returncode == 0, result.stderr
     for n, source in enumerate(sources):
-        sent = inspect_file(source)
-        stored = inbox / "ID_7_x-84e1521f" / study / series[n % 2] / f"CT.{sent.sop_instance}.dcm"  # type: ignore[union-attr]
+        sent = sendable(source)
+        stored = inbox / "ID_7_x-84e1521f" / study / series[n % 2] / f"CT.{sent.sop_instance}.dcm"
         assert dataset_bytes(stored) == dataset_bytes(source)
         assert f"Storing DICOM file: {stored.relative_to(inbox)}" in log
-    odd = inspect_file(hostile_uid)
-    (stored_odd,) = inbox.glob(f"no-patient-id/*/*/CT.{odd.sop_instance}.dcm")  # type: ignore[union-attr]
+    odd = sendable(hostile_uid)
+    (stored_odd,) = inbox.glob(f"no-patient-id/*/*/CT.{odd.sop_instance}.dcm")
     assert stored_odd.parent.parent.name.startswith("no-study-uid-")
     assert dataset_bytes(stored_odd) == dataset_bytes(hostile_uid)
     assert all(p.resolve().is_relative_to(inbox.resolve()) for p in inbox.rglob("*"))
@@ -299,7 +306,7 @@ def test_study_layout_keeps_duplicates_before_the_extension(
         assert run([*DICOMTUI, "storescu", "127.0.0.1", str(port), str(source)]).returncode == 0
     Processes.stop(scp, signal.SIGINT)
 
-    uid = inspect_file(source).sop_instance  # type: ignore[union-attr]
+    uid = sendable(source).sop_instance
     assert sorted(p.name for p in (inbox / "1.2.3.4").iterdir()) == [
         f"CT.{uid}.dcm",
         f"CT.{uid}~2.dcm",
@@ -336,7 +343,7 @@ def test_reports_of_a_send_and_of_the_receiver(tmp_path: Path, processes: Proces
     by_file = {row["file"]: row for row in rows}
     for source in sources:
         row = by_file[str(source)]
-        assert row["sop_instance"] == inspect_file(source).sop_instance  # type: ignore[union-attr]
+        assert row["sop_instance"] == sendable(source).sop_instance
         assert (row["status"], row["result"], row["sop_class"]) == ("0x0000", "Success", "CT")
         assert int(row["bytes"]) == source.stat().st_size
         assert row["peer"] == f"127.0.0.1:{port}" and float(row["seconds"]) >= 0
@@ -347,8 +354,7 @@ def test_reports_of_a_send_and_of_the_receiver(tmp_path: Path, processes: Proces
     assert received["left_out"] == 0
     objects = received["objects"]
     assert sorted(o["sop_instance"] for o in objects) == sorted(
-        inspect_file(s).sop_instance  # type: ignore[union-attr]
-        for s in sources
+        sendable(s).sop_instance for s in sources
     )
     for entry in objects:
         assert entry["result"] == "Success" and entry["ae_title"] == "STORESCU"

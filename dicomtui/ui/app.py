@@ -89,6 +89,8 @@ class DicomTuiApp(App[None]):
         self.queue = EventQueue(self._wake)
         self.bus.subscribe(self.queue)
         self.receiver: Receiver | None = None
+        #: The key map given to Textual's set_keymap (command id -> keys).
+        self.keys_in_use: dict[str, str] = {}
         self._receiver_lock = threading.Lock()
         self.send_job: SendJob | None = None
         #: What happened to each object, for export (Ctrl+E).
@@ -436,7 +438,8 @@ class DicomTuiApp(App[None]):
         unknown = sorted(set(self.settings_file.keys) - known)
         if unknown:
             self.notify(f"Unknown commands in [keys]: {', '.join(unknown)}", severity="warning")
-        self.set_keymap({k: v for k, v in self.settings_file.keys.items() if k in known})
+        self.keys_in_use = {k: v for k, v in self.settings_file.keys.items() if k in known}
+        self.set_keymap(self.keys_in_use)
 
     def save_settings(self) -> None:
         """Write the config file; a failure is said, never fatal."""
@@ -540,7 +543,7 @@ class DicomTuiApp(App[None]):
         self.push_screen(HelpScreen(self.current_keys()))
 
     def current_keys(self) -> dict[str, str]:
-        return {c.id: self._keymap.get(c.id, c.key) for c in COMMANDS}
+        return {c.id: self.keys_in_use.get(c.id, c.key) for c in COMMANDS}
 
     async def action_quit(self) -> None:
         """Stop sending and receiving cleanly, then quit."""

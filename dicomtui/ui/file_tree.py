@@ -13,8 +13,8 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DirectoryTree
-from textual.widgets._directory_tree import DirEntry
-from textual.widgets._tree import TreeNode
+from textual.widgets.directory_tree import DirEntry
+from textual.widgets.tree import TreeNode
 
 from dicomtui.core.dicom_files import has_dicm_prefix
 

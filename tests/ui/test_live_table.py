@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable
 
+from dicomtui.ui import live_table
 from dicomtui.ui.live_table import LiveTable, PlainCell
 
 
@@ -198,3 +201,40 @@ def test_rows_added_at_once_leave_the_table_as_textuals_add_row_does() -> None:
             assert sorted(app.highlighted) == [("ours", "0"), ("textuals", "0")]
 
     asyncio.run(scenario())
+
+
+#: The members of Textual's DataTable that LiveTable reads, writes or overrides:
+#: all of its private use of Textual lives in dicomtui/ui/live_table.py.
+DATATABLE_PRIVATE_MEMBERS = (
+    "_row_locations",
+    "_data",
+    "_new_rows",
+    "_require_update_dimensions",
+    "_update_count",
+    "_cell_render_cache",
+    "_row_render_cache",
+    "_row_renderable_cache",
+    "_line_cache",
+    "_column_locations",
+    "_show_hover_cursor",
+    "_highlight_cursor",
+    "_update_dimensions",
+    "_render_cell",
+    "_get_styles_to_render_cell",
+    "_pseudo_class_state",
+)
+
+
+def test_live_tables_private_use_of_textual_is_the_pinned_releases() -> None:
+    """A new Textual must be compared with live_table.py before it is pinned."""
+    from importlib.metadata import version
+
+    assert version("textual") == "8.2.8", "compare live_table.py with the new DataTable"
+    table: DataTable[str] = DataTable()
+    missing = [name for name in DATATABLE_PRIVATE_MEMBERS if not hasattr(table, name)]
+    assert missing == []
+    used = set(re.findall(r"self\.(_[a-z_]+)", Path(live_table.__file__).read_text()))
+    ours = {name for name in used if name in vars(live_table.LiveTable) or name in ("_newest",)}
+    assert used - ours <= set(DATATABLE_PRIVATE_MEMBERS), (
+        used - ours - set(DATATABLE_PRIVATE_MEMBERS)
+    )

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 from factory import copy_ct
-from helpers import DICOMTUI, run, stored_files
+from helpers import DICOMTUI, run, sendable, stored_files
 from textual.widgets import Input, Select
 
-from dicomtui.core.dicom_files import inspect_file
 from dicomtui.ui.report_screen import ReportScreen
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
@@ -23,7 +22,7 @@ def test_export_the_receivers_and_the_last_sends_reports(tmp_path: Path) -> None
     browse, inbox = tmp_path / "browse", tmp_path / "inbox"
     browse.mkdir()
     sources = [copy_ct(browse / f"ct{n}.dcm") for n in range(3)]
-    uids = sorted(inspect_file(s).sop_instance for s in sources)  # type: ignore[union-attr]
+    uids = sorted(sendable(s).sop_instance for s in sources)
 
     async def export(pilot, app, side: str, fmt: str, path: Path) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("ctrl+e")

@@ -17,12 +17,12 @@ from helpers import (
     require_tool,
     run,
     same_content,
+    sendable,
     stored_files,
     wait_for_port,
 )
 from textual.widgets import Input
 
-from dicomtui.core.dicom_files import inspect_file
 from ui.tui_helpers import (
     SIZE,
     listening_port,
@@ -76,7 +76,7 @@ def test_send_a_folder_from_the_sender_pane_to_the_apps_own_receiver(tmp_path: P
 
     asyncio.run(scenario())
     for source in sources:
-        uid = inspect_file(source).sop_instance  # type: ignore[union-attr]
+        uid = sendable(source).sop_instance
         assert dataset_bytes(inbox / f"CT.{uid}") == dataset_bytes(source)
 
 
@@ -105,9 +105,9 @@ def test_send_to_dcmtk_storescp(tmp_path: Path, processes: Processes) -> None:
 
     asyncio.run(scenario())
     Processes.stop(scp)
-    received = {inspect_file(p).sop_instance: p for p in dcmtk_inbox.iterdir()}  # type: ignore[union-attr]
+    received = {sendable(p).sop_instance: p for p in dcmtk_inbox.iterdir()}
     for source in sources:
-        assert same_content(received[inspect_file(source).sop_instance], source)  # type: ignore[union-attr]
+        assert same_content(received[sendable(source).sop_instance], source)
 
 
 def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
@@ -150,9 +150,9 @@ def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
             assert "5 stored" in status
 
     asyncio.run(scenario())
-    stored = {inspect_file(p).sop_instance: p for p in stored_files(inbox)}  # type: ignore[union-attr]
+    stored = {sendable(p).sop_instance: p for p in stored_files(inbox)}
     for source in sources:
-        assert same_content(stored[inspect_file(source).sop_instance], source)  # type: ignore[union-attr]
+        assert same_content(stored[sendable(source).sop_instance], source)
 
 
 class SlowPeer:
