@@ -6,16 +6,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from factory import make_object
-from helpers import DICOMTUI, Processes, free_port, require_tool, run, stored_files, wait_for_port
+from factory import CT_IMAGE, make_object
+from helpers import (
+    DICOMTUI,
+    Processes,
+    dataset_bytes,
+    free_port,
+    require_tool,
+    run,
+    stored_files,
+    wait_for_port,
+)
 from pydicom import dcmread
 from pydicom._uid_dict import UID_dictionary
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom import AE, AllStoragePresentationContexts, build_context
 
 from dicomtui.core.bus import EventBus
+from dicomtui.core.config import load_config
 from dicomtui.core.events import FileSent
+from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.headless import storescp
 
+EXPLICIT = str(ExplicitVRLittleEndian)
+IMPLICIT = str(ImplicitVRLittleEndian)
 CT_DEFINED_PROCEDURE_PROTOCOL = "1.2.840.10008.5.1.4.1.1.200.1"
 PROTOCOL_APPROVAL = "1.2.840.10008.5.1.4.1.1.200.3"
 XA_DEFINED_PROCEDURE_PROTOCOL = "1.2.840.10008.5.1.4.1.1.200.7"
@@ -73,8 +88,8 @@ def test_every_storage_class_of_the_registry_is_accepted(start_receiver) -> None
 
 def test_classes_that_are_not_storage_are_refused(start_receiver) -> None:
     running = start_receiver()
-    ct_image = "1.2.840.10008.5.1.4.1.1.2"  # so that the association holds one context
-    assert accepted(running.port, [*NOT_STORAGE, ct_image]) == {ct_image}
+    # CT too, so that the association holds one context
+    assert accepted(running.port, [*NOT_STORAGE, CT_IMAGE]) == {CT_IMAGE}
 
 
 def test_objects_of_every_class_pynetdicom_lacks_are_stored(tmp_path: Path, start_receiver) -> None:
@@ -127,3 +142,135 @@ def test_dcmtk_sends_protocol_and_inventory_objects(tmp_path: Path, processes: P
     processes.stop(scp)
     classes = sorted(dcmread(path).SOPClassUID for path in stored_files(inbox))
     assert classes == sorted([*files, INVENTORY])
+
+
+# --- --promiscuous -----------------------------------------------------------------------
+
+PRIVATE_PREFIX = "1.2.826.0.1.3680043.9.7433."  # a private root: no registry knows it
+MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
+
+
+def private_class() -> str:
+    """A new private SOP class for each test: our sender registers the classes it
+    sends with pynetdicom, which must not help the receiver in the same process."""
+    return generate_uid(prefix=PRIVATE_PREFIX)
+
+
+def store_with_pynetdicom(port: int, path: Path, transfer_syntax: str = EXPLICIT) -> int | None:
+    """Propose the file's class and send it with pynetdicom's requestor; the status
+    (None: refused or no response)."""
+    ds = dcmread(path)
+    ae = AE(ae_title="PRIVATESCU")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.add_requested_context(str(ds.SOPClassUID), transfer_syntax)
+    ae.add_requested_context(CT_IMAGE, EXPLICIT)  # so that the association holds
+    assoc = ae.associate("127.0.0.1", port, ae_title="DICOMTUI")
+    assert assoc.is_established
+    try:
+        if str(ds.SOPClassUID) not in {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}:
+            return None
+        status = assoc.send_c_store(path)
+        return int(status.Status) if "Status" in status else None
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
+def test_unknown_classes_are_refused_by_default(tmp_path: Path, start_receiver) -> None:
+    running = start_receiver()
+    source = make_object(tmp_path / "private.dcm", sop_class=private_class(), rows=2, columns=2)
+
+    assert store_with_pynetdicom(running.port, source) is None
+    assert stored_files(running.directory) == []
+
+
+def test_promiscuous_receiver_stores_unknown_classes_as_sent(
+    tmp_path: Path, start_receiver
+) -> None:
+    running = start_receiver(promiscuous=True)
+    sop_class = private_class()
+    sources = [
+        make_object(tmp_path / f"{ts}.dcm", sop_class, ts, rows=4, columns=4)
+        for ts in (EXPLICIT, IMPLICIT)
+    ]
+
+    assert [store_with_pynetdicom(running.port, source, EXPLICIT) for source in sources[:1]] == [0]
+    assert store_with_pynetdicom(running.port, sources[1], IMPLICIT) == 0
+
+    stored = {dcmread(path).SOPInstanceUID: path for path in stored_files(running.directory)}
+    assert len(stored) == 2
+    for source in sources:
+        received = stored[dcmread(source).SOPInstanceUID]
+        assert received.name.startswith("UN.")
+        assert dataset_bytes(received) == dataset_bytes(source)
+        assert dcmread(received).SOPClassUID == sop_class
+
+
+def test_promiscuous_keeps_the_transfer_syntax_preference(start_receiver) -> None:
+    running = start_receiver(promiscuous=True, preferred_syntax=PreferredSyntax.IMPLICIT)
+    ae = AE(ae_title="PRIVATESCU")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    sop_class = private_class()
+    ae.add_requested_context(sop_class, [EXPLICIT, IMPLICIT])
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
+    assert assoc.is_established
+    (context,) = assoc.accepted_contexts
+    assoc.release()
+    assert (str(context.abstract_syntax), str(context.transfer_syntax[0])) == (sop_class, IMPLICIT)
+
+
+def test_promiscuous_still_refuses_known_classes_that_are_not_storage(start_receiver) -> None:
+    running = start_receiver(promiscuous=True, echo=False)
+    proposed = [*NOT_STORAGE, MODALITY_WORKLIST_FIND, "1.2.840.10008.1.1", EXPLICIT, CT_IMAGE]
+    assert accepted(running.port, proposed) == {CT_IMAGE}
+
+
+def test_promiscuous_does_not_open_the_allow_list(start_receiver) -> None:
+    running = start_receiver(promiscuous=True, allowed_calling_ae_titles=("MODALITY",))
+    ae = AE(ae_title="INTRUDER")
+    ae.acse_timeout = 10
+    ae.add_requested_context(private_class(), EXPLICIT)
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMTUI")
+    assert assoc.is_rejected
+
+
+def test_headless_promiscuous_takes_dcmsend_private_objects(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """``dicomtui storescp -pm`` as a process, DCMTK's dcmsend as the peer: without
+    -pm the private class is refused, with it the object is stored."""
+    dcmsend = require_tool("dcmsend")
+    source = make_object(tmp_path / "private.dcm", sop_class=private_class(), rows=2, columns=2)
+    env = {"TCP_NODELAY": "1"}
+    outcomes = {}
+    for options in ([], ["-pm"], ["--promiscuous"]):
+        inbox = tmp_path / f"inbox{len(outcomes)}"
+        port = free_port()
+        scp = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(inbox), *options])
+        wait_for_port(port, proc=scp)
+        sent = run([dcmsend, "-v", "127.0.0.1", str(port), str(source)], 60, env)
+        processes.stop(scp)
+        success = re.search(r"with status SUCCESS\s*: 1", sent.stdout + sent.stderr)
+        outcomes[" ".join(options)] = (bool(success), len(stored_files(inbox)))
+    assert outcomes == {"": (False, 0), "-pm": (True, 1), "--promiscuous": (True, 1)}
+
+
+def test_storescp_options_and_config_file_set_promiscuous(tmp_path: Path) -> None:
+    parser = storescp.build_parser()
+    for argv, expected in (
+        (["104"], False),
+        (["104", "-pm"], True),
+        (["104", "--promiscuous"], True),
+    ):
+        assert storescp.settings_from_args(parser.parse_args(argv)).promiscuous is expected
+
+    path = tmp_path / "config.toml"
+    base = ReceiverSettings()
+    path.write_text("[receiver]\npromiscuous = true\n")
+    config, problems = load_config(path, base, SenderSettings())
+    assert (config.receiver.promiscuous, problems) == (True, [])
+
+    path.write_text('[receiver]\npromiscuous = "yes"\n')
+    config, problems = load_config(path, base, SenderSettings())
+    assert config.receiver.promiscuous is False
+    assert problems == ["[receiver] promiscuous = 'yes': expected true or false; using False"]

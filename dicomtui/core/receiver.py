@@ -43,6 +43,7 @@ from dicomtui.core.events import (
 from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
 from dicomtui.core.pdu_reader import read_pdus_directly
+from dicomtui.core.promiscuous import Promiscuous
 from dicomtui.core.prompt_acceptor import answer_promptly
 from dicomtui.core.pynetdicom_setup import (
     SpoolTarget,
@@ -121,6 +122,8 @@ class ReceiverSettings:
     output_directory: Path = Path(".")
     ignore: bool = False
     echo: bool = True
+    #: Accept SOP classes that no registry knows (private, newer) as storage (-pm).
+    promiscuous: bool = False
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
     layout: StorageLayout = StorageLayout.FLAT
     #: Added to every stored file's name (``.dcm``); empty as in the manual.
@@ -305,7 +308,7 @@ class Receiver:
                     )
             handlers: list[Any] = [
                 *self._observer.handlers(),
-                *self._admission.handlers(evt),
+                *self._admission.handlers(evt),  # before Promiscuous: it may refuse
                 (evt.EVT_CONN_OPEN, self._on_conn_open),
                 (evt.EVT_C_STORE, self._on_c_store),
                 (evt.EVT_ABORTED, self._on_ended),
@@ -313,6 +316,8 @@ class Receiver:
                 (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
             ]
             try:
+                if s.promiscuous:
+                    handlers += Promiscuous(context_maker(s)).handlers(evt)
                 ae = self._make_ae()
                 self._server = ae.start_server(
                     (s.bind_address, s.port),
@@ -325,7 +330,7 @@ class Receiver:
                 reason = describe_bind_error(exc, s)
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=reason))
                 raise OSError(exc.errno, reason) from exc
-            except (ValueError, TypeError, ssl.SSLError) as exc:
+            except (ValueError, TypeError, RuntimeError, ssl.SSLError) as exc:
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
                 raise OSError(errno.EINVAL, str(exc)) from exc
             self.bus.publish(
