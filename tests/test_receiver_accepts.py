@@ -4,6 +4,7 @@ with --promiscuous, and no deflated data set that does not inflate."""
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 
 from factory import CT_IMAGE, make_object
@@ -16,15 +17,18 @@ from helpers import (
     run,
     stored_files,
     wait_for_port,
+    wait_until,
 )
 from pydicom import dcmread
 from pydicom._uid_dict import UID_dictionary
+from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom import AE, AllStoragePresentationContexts, build_context
+from raw_dicom import RawPeer, associate_rq, c_store_rq, p_data, release_rq, store_status
 
 from dicomtui.core.bus import EventBus
 from dicomtui.core.config import load_config
-from dicomtui.core.events import FileSent
+from dicomtui.core.events import FileSent, ObjectReceived
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import SenderSettings, SendJob
 from dicomtui.headless import storescp
@@ -159,15 +163,15 @@ def private_class() -> str:
 def store_with_pynetdicom(port: int, path: Path, transfer_syntax: str = EXPLICIT) -> int | None:
     """Propose the file's class and send it with pynetdicom's requestor; the status
     (None: refused or no response)."""
-    ds = dcmread(path)
+    sop_class = str(read_file_meta_info(path).MediaStorageSOPClassUID)
     ae = AE(ae_title="PRIVATESCU")
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    ae.add_requested_context(str(ds.SOPClassUID), transfer_syntax)
+    ae.add_requested_context(sop_class, transfer_syntax)
     ae.add_requested_context(CT_IMAGE, EXPLICIT)  # so that the association holds
     assoc = ae.associate("127.0.0.1", port, ae_title="DICOMTUI")
     assert assoc.is_established
     try:
-        if str(ds.SOPClassUID) not in {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}:
+        if sop_class not in {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}:
             return None
         status = assoc.send_c_store(path)
         return int(status.Status) if "Status" in status else None
@@ -274,3 +278,93 @@ def test_storescp_options_and_config_file_set_promiscuous(tmp_path: Path) -> Non
     config, problems = load_config(path, base, SenderSettings())
     assert config.receiver.promiscuous is False
     assert problems == ["[receiver] promiscuous = 'yes': expected true or false; using False"]
+
+
+# --- deflated data sets that do not inflate -------------------------------------------------
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw, as PS3.5 A.5 says
+    return packer.compress(data) + packer.flush()
+
+
+def store_raw(port: int, data_set: bytes, sop_instance: str) -> int | None:
+    """One C-STORE of CT ``data_set`` (bytes as sent) in the deflated syntax, from a
+    raw peer; the response's status."""
+    with RawPeer(port, timeout=10) as peer:
+        peer.send(associate_rq([(1, CT_IMAGE, [DEFLATED])], called="DICOMTUI"))
+        pdu_type, body = peer.read_pdu()
+        assert pdu_type == 0x02, f"expected A-ASSOCIATE-AC, got {pdu_type:#x}"
+        peer.send(p_data(1, 0x03, c_store_rq(1, CT_IMAGE, sop_instance)))
+        half = len(data_set) // 2 & ~1
+        peer.send(p_data(1, 0x00, data_set[:half]))  # two fragments: both paths of the reader
+        peer.send(p_data(1, 0x02, data_set[half:]))
+        pdu_type, body = peer.read_pdu()
+        status = store_status(body) if pdu_type == 0x04 else None
+        peer.send(release_rq())
+        peer.read_pdu()
+    return status
+
+
+def test_deflated_data_sets_that_do_not_inflate_are_refused(tmp_path: Path, start_receiver) -> None:
+    running = start_receiver()
+    source = make_object(tmp_path / "ct.dcm", CT_IMAGE, EXPLICIT, rows=64, columns=64, bits=16)
+    plain = dataset_bytes(source)
+    good = deflate(plain)
+    cases = {
+        "garbage": b"\xff" * 4096,
+        "truncated": good[: len(good) // 2],
+        "not deflated at all": plain,
+        "corrupt in the middle": good[:100] + bytes(b ^ 0x55 for b in good[100:200]) + good[200:],
+        "good": good,
+        "good, padded": good + b"\x00",
+    }
+    statuses = {name: store_raw(running.port, data, generate_uid()) for name, data in cases.items()}
+
+    assert statuses == {
+        "garbage": 0xC000,
+        "truncated": 0xC000,
+        "not deflated at all": 0xC000,
+        "corrupt in the middle": 0xC000,
+        "good": 0x0000,
+        "good, padded": 0x0000,
+    }
+    stored = stored_files(running.directory)
+    assert len(stored) == 2  # the good ones, each readable
+    for path in stored:
+        ds = dcmread(path)
+        assert ds.file_meta.TransferSyntaxUID == DEFLATED
+        assert ds.PixelData == dcmread(source).PixelData
+
+    def partial_files() -> list[Path]:
+        return [p for p in running.directory.iterdir() if p.name.startswith(".")]
+
+    wait_until(lambda: not partial_files())  # the spare one goes with its association
+    assert partial_files() == []
+    refused = [e for e in running.of_type(ObjectReceived) if e.status == 0xC000]
+    assert len(refused) == 4 and all("deflate" in e.error for e in refused)
+
+
+def test_a_deflate_bomb_stops_at_the_object_size_limit(tmp_path: Path, start_receiver) -> None:
+    running = start_receiver(max_object_size=1_000_000)
+    source = make_object(tmp_path / "ct.dcm", CT_IMAGE, EXPLICIT, rows=8, columns=8)
+    bomb = deflate(dataset_bytes(source) + bytes(50_000_000))  # 50 kB on the wire
+
+    assert store_raw(running.port, bomb, generate_uid()) == 0xA700
+    assert stored_files(running.directory) == []
+    (refused,) = running.of_type(ObjectReceived)
+    assert "limit" in refused.error
+
+
+def test_pynetdicom_sending_a_corrupt_deflated_file_gets_cannot_understand(
+    tmp_path: Path, start_receiver
+) -> None:
+    """pynetdicom's requestor sends the file's data set as it is, without decoding."""
+    running = start_receiver()
+    source = make_object(tmp_path / "ct.dcm", CT_IMAGE, DEFLATED, rows=32, columns=32)
+    source.write_bytes(source.read_bytes()[:-40])  # the end of the deflate stream is lost
+
+    assert store_with_pynetdicom(running.port, source, DEFLATED) == 0xC000
+    assert stored_files(running.directory) == []

@@ -21,8 +21,10 @@ from pynetdicom.presentation import PresentationContext
 
 from dicomtui.core.admission import Admission, AdmissionPolicy
 from dicomtui.core.bus import EventBus
+from dicomtui.core.deflated import inflate_received
 from dicomtui.core.dicom_tables import (
     ALL_TRANSFER_SYNTAXES_ACCEPTED,
+    DEFLATED_LITTLE,
     EXPLICIT_BIG,
     EXPLICIT_LITTLE,
     IMPLICIT_LITTLE,
@@ -71,6 +73,11 @@ DEFAULT_MAX_PDU = 16382
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_DUPLICATE = 0x0111
+#: "Cannot understand": the range Cxxx of the Storage service (PS3.4 B.2.3) and the
+#: one value of the Non-Patient Object Storage service (PS3.4 GG.4.2); DCMTK's
+#: STATUS_STORE_Error_CannotUnderstand. pynetdicom's storescp says 0xC210 for a data
+#: set it cannot decode, a value of its own that the Non-Patient classes lack.
+STATUS_CANNOT_UNDERSTAND = 0xC000
 
 
 class PreferredSyntax(StrEnum):
@@ -419,6 +426,14 @@ class Receiver:
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=failure)
         if s.ignore:
             return publish(STATUS_SUCCESS)
+        if transfer_syntax == DEFLATED_LITTLE:
+            inflated = inflate_received(partial, s.max_object_size)
+            if inflated.error:  # a file no reader could open: nothing is kept
+                partial.unlink(missing_ok=True)
+                status = (
+                    STATUS_CANNOT_UNDERSTAND if inflated.peer_at_fault else STATUS_OUT_OF_RESOURCES
+                )
+                return publish(status, filename, error=inflated.error)
 
         summary = summarize(partial, transfer_syntax)
         try:
