@@ -345,6 +345,8 @@ def test_deflated_data_sets_that_do_not_inflate_are_refused(tmp_path: Path, star
     assert partial_files() == []
     refused = [e for e in running.of_type(ObjectReceived) if e.status == 0xC000]
     assert len(refused) == 4 and all("deflate" in e.error for e in refused)
+    taken = [e for e in running.of_type(ObjectReceived) if e.status == 0]
+    assert [(e.patient_name, e.modality) for e in taken] == [("TEST^PATIENT", "OT")] * 2
 
 
 def test_a_deflate_bomb_stops_at_the_object_size_limit(tmp_path: Path, start_receiver) -> None:

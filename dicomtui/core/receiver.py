@@ -426,6 +426,7 @@ class Receiver:
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=failure)
         if s.ignore:
             return publish(STATUS_SUCCESS)
+        head = None
         if transfer_syntax == DEFLATED_LITTLE:
             inflated = inflate_received(partial, s.max_object_size)
             if inflated.error:  # a file no reader could open: nothing is kept
@@ -434,8 +435,9 @@ class Receiver:
                     STATUS_CANNOT_UNDERSTAND if inflated.peer_at_fault else STATUS_OUT_OF_RESOURCES
                 )
                 return publish(status, filename, error=inflated.error)
+            head = inflated.head
 
-        summary = summarize(partial, transfer_syntax)
+        summary = summarize(partial, transfer_syntax, inflated=head)
         try:
             if not self._output_directory.is_dir():
                 self._output_directory.mkdir(parents=True, exist_ok=True)
