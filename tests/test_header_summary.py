@@ -70,3 +70,25 @@ def test_broken_or_truncated_headers_do_not_raise(tmp_path: Path) -> None:
             "StudyInstanceUID",
             "SeriesInstanceUID",
         }
+
+
+def test_a_deflated_header_is_read_from_its_inflated_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver inflates a deflated data set once (to check it); its start is
+    enough for the summary, without pydicom inflating all of it again."""
+    from dicomtui.core import header_summary
+    from dicomtui.core.deflated import inflate_received
+
+    path = make_object(
+        tmp_path / "x.dcm", transfer_syntax="1.2.840.10008.1.2.1.99", patient="ÉCOLE^ANNE"
+    )
+    expected = read_summary(path)
+    head = inflate_received(path).head
+
+    def no_pydicom(_path: Path) -> dict[str, str]:
+        raise AssertionError("pydicom was asked")
+
+    monkeypatch.setattr(header_summary, "read_summary", no_pydicom)
+    assert summarize(path, "1.2.840.10008.1.2.1.99", inflated=head) == expected
+    assert expected["PatientName"] == "ÉCOLE^ANNE"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from pydicom._uid_dict import UID_dictionary
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -23,8 +26,40 @@ _MANUAL_ONLY_STORAGE_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.1.4.1.1.3.1": "Digital Intra-Oral X-Ray Image Storage - For Processing",
 }
 
-#: Every Storage SOP class the receiver accepts (uid -> name).
+#: Named "... Storage" in the registry but with no network Storage service: the
+#: DICOMDIR's SOP class only exists on media (PS3.10).
+_NOT_NETWORK_STORAGE = frozenset({"1.2.840.10008.1.3.10"})  # Media Storage Directory Storage
+
+_STORAGE_NAME = re.compile(
+    r".+ Storage(?: - (?:For Presentation|For Processing|Trial))?(?: SOP Class)?"
+)
+
+
+def is_storage_class_name(name: str) -> bool:
+    """A registry name of a Storage SOP class: "CT Image Storage", "... Storage -
+    For Processing", the retired "... Storage - Trial" and "Stored Print Storage
+    SOP Class"; not "Storage Commitment Push Model SOP Class"."""
+    return _STORAGE_NAME.fullmatch(name) is not None
+
+
+def _registry_storage_classes() -> dict[str, str]:
+    """Every Storage SOP class in pydicom's copy of the standard's UID registry
+    (PS3.6 Annex A): the current ones, those defined for DICOS and DICONDE, and
+    the retired ones, which old modalities still send (DCMTK's storescp takes them
+    too). pynetdicom's list leaves out the retired ones and the Non-Patient Object
+    classes (Defined Procedure Protocol, Protocol Approval, Inventory, Hanging
+    Protocol, Color Palette, Implant Templates)."""
+    return {
+        uid: name
+        for uid, (name, kind, *_rest) in UID_dictionary.items()
+        if kind == "SOP Class" and is_storage_class_name(name) and uid not in _NOT_NETWORK_STORAGE
+    }
+
+
+#: Every Storage SOP class the receiver accepts (uid -> name): the registry's, and
+#: pynetdicom's (it knows a few newer than pydicom's registry), and the manual's.
 STORAGE_SOP_CLASSES: dict[str, str] = {
+    **_registry_storage_classes(),
     **{
         str(cx.abstract_syntax): UID(str(cx.abstract_syntax)).name
         for cx in AllStoragePresentationContexts
@@ -47,7 +82,9 @@ def ensure_storage_class(uid: str) -> None:
     register_uid(uid, "DicomtuiStorage_" + uid.replace(".", "_"), StorageServiceClass)
 
 
-for _uid in _MANUAL_ONLY_STORAGE_CLASSES:
+# The retired, DICOS and DICONDE classes and the manual's variants: pynetdicom
+# has no service for them and would abort the association at their C-STORE.
+for _uid in STORAGE_SOP_CLASSES:
     ensure_storage_class(_uid)
 
 #: Every transfer syntax the receiver accepts, in pynetdicom's storescp order

@@ -4,7 +4,8 @@ pydicom builds a DataElement for every element it passes, which costs about half
 millisecond for an ordinary image header: more than everything else the receiver
 does for a small object. This walks the element headers of the first bytes of the
 file and decodes only the five values wanted; anything it does not understand
-(big endian, deflated, a header longer than it reads) falls back to pydicom.
+(big endian, deflated unless given inflated, a header longer than it reads)
+falls back to pydicom.
 """
 
 from __future__ import annotations
@@ -37,9 +38,23 @@ class _Unreadable(Exception):
 
 
 def summarize(
-    path: Path, transfer_syntax: str, dataset_offset: int | None = None
+    path: Path,
+    transfer_syntax: str,
+    dataset_offset: int | None = None,
+    inflated: bytes | None = None,
 ) -> dict[str, str]:
-    """The five values (empty strings where absent); never raises."""
+    """The five values (empty strings where absent); never raises.
+
+    ``inflated``: the start of a deflated data set, inflated (core/deflated), so
+    that pydicom need not inflate all of it into memory again.
+    """
+    if inflated is not None:
+        try:
+            values: dict[str, str] = dict.fromkeys(WANTED.values(), "")
+            _walk(inflated, 0, False, values, depth=0)
+            return values
+        except (_Unreadable, struct.error, IndexError):
+            return read_summary(path)
     implicit = transfer_syntax == _IMPLICIT
     explicit_little = transfer_syntax.startswith(_EXPLICIT_LITTLE_FAMILY) and transfer_syntax != (
         "1.2.840.10008.1.2.1.99"

@@ -22,8 +22,10 @@ from pynetdicom.presentation import PresentationContext
 
 from dicomtui.core.admission import Admission, AdmissionPolicy
 from dicomtui.core.bus import EventBus
+from dicomtui.core.deflated import inflate_received
 from dicomtui.core.dicom_tables import (
     ALL_TRANSFER_SYNTAXES_ACCEPTED,
+    DEFLATED_LITTLE,
     EXPLICIT_BIG,
     EXPLICIT_LITTLE,
     IMPLICIT_LITTLE,
@@ -44,6 +46,7 @@ from dicomtui.core.events import (
 from dicomtui.core.header_summary import summarize
 from dicomtui.core.observer import AssociationObserver, association_id
 from dicomtui.core.pdu_reader import read_pdus_directly
+from dicomtui.core.promiscuous import Promiscuous
 from dicomtui.core.prompt_acceptor import answer_promptly
 from dicomtui.core.pynetdicom_seam import forward_warnings
 from dicomtui.core.pynetdicom_seam import report as report_seam
@@ -73,6 +76,11 @@ DEFAULT_MAX_PDU = 16382
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_DUPLICATE = 0x0111
+#: "Cannot understand": the range Cxxx of the Storage service (PS3.4 B.2.3) and the
+#: one value of the Non-Patient Object Storage service (PS3.4 GG.4.2); DCMTK's
+#: STATUS_STORE_Error_CannotUnderstand. pynetdicom's storescp says 0xC210 for a data
+#: set it cannot decode, a value of its own that the Non-Patient classes lack.
+STATUS_CANNOT_UNDERSTAND = 0xC000
 
 
 class PreferredSyntax(StrEnum):
@@ -124,6 +132,8 @@ class ReceiverSettings:
     output_directory: Path = Path(".")
     ignore: bool = False
     echo: bool = True
+    #: Accept SOP classes that no registry knows (private, newer) as storage (-pm).
+    promiscuous: bool = False
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
     layout: StorageLayout = StorageLayout.FLAT
     #: Added to every stored file's name (``.dcm``); empty as in the manual.
@@ -172,18 +182,32 @@ class SharedContext(PresentationContext):
         return clone
 
 
+def context_maker(settings: ReceiverSettings) -> Callable[[str], PresentationContext]:
+    """Makes a supported context for a SOP class with the receiver's transfer syntaxes.
+
+    pynetdicom checks each transfer syntax UID as it is set: 45 syntaxes for each
+    of 172 classes took 120 ms at every start (and F2's restart). They are checked
+    once here, and each context is a copy of that one (4 ms for all).
+    """
+    template = SharedContext()
+    template.transfer_syntax = list[str | bytes | UID](
+        accepted_transfer_syntaxes(settings.preferred_syntax)
+    )
+
+    def make(sop_class: str) -> PresentationContext:
+        context = copy.deepcopy(template)
+        context.abstract_syntax = sop_class
+        return context
+
+    return make
+
+
 def supported_contexts(settings: ReceiverSettings) -> list[PresentationContext]:
-    syntaxes = accepted_transfer_syntaxes(settings.preferred_syntax)
     classes = list(STORAGE_SOP_CLASSES)
     if settings.echo:
         classes.append(VERIFICATION_SOP_CLASS)
-    contexts: list[PresentationContext] = []
-    for sop_class in classes:
-        context = SharedContext()
-        context.abstract_syntax = sop_class
-        context.transfer_syntax = list[str | bytes | UID](syntaxes)
-        contexts.append(context)
-    return contexts
+    make = context_maker(settings)
+    return [make(sop_class) for sop_class in classes]
 
 
 def pdu_limit(max_pdu: int) -> int:
@@ -298,7 +322,7 @@ class Receiver:
             handlers: list[Any] = [
                 *self._observer.handlers(),
                 (evt.EVT_REQUESTED, self._abort_unprepared),
-                *self._admission.handlers(evt),
+                *self._admission.handlers(evt),  # before Promiscuous: it may refuse
                 (evt.EVT_CONN_OPEN, self._on_conn_open),
                 (evt.EVT_C_STORE, self._on_c_store),
                 (evt.EVT_ABORTED, self._on_ended),
@@ -306,6 +330,8 @@ class Receiver:
                 (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
             ]
             try:
+                if s.promiscuous:
+                    handlers += Promiscuous(context_maker(s)).handlers(evt)
                 ae = self._make_ae()
                 self._server = ae.start_server(
                     (s.bind_address, s.port),
@@ -318,7 +344,7 @@ class Receiver:
                 reason = describe_bind_error(exc, s)
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=reason))
                 raise OSError(exc.errno, reason) from exc
-            except (ValueError, TypeError, ssl.SSLError) as exc:
+            except (ValueError, TypeError, RuntimeError, ssl.SSLError) as exc:
                 self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
                 raise OSError(errno.EINVAL, str(exc)) from exc
             self.bus.publish(
@@ -426,8 +452,18 @@ class Receiver:
             return publish(STATUS_OUT_OF_RESOURCES, filename, error=failure)
         if s.ignore:
             return publish(STATUS_SUCCESS)
+        head = None
+        if transfer_syntax == DEFLATED_LITTLE:
+            inflated = inflate_received(partial, s.max_object_size)
+            if inflated.error:  # a file no reader could open: nothing is kept
+                partial.unlink(missing_ok=True)
+                status = (
+                    STATUS_CANNOT_UNDERSTAND if inflated.peer_at_fault else STATUS_OUT_OF_RESOURCES
+                )
+                return publish(status, filename, error=inflated.error)
+            head = inflated.head
 
-        summary = summarize(partial, transfer_syntax)
+        summary = summarize(partial, transfer_syntax, inflated=head)
         try:
             if not self._output_directory.is_dir():
                 self._output_directory.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     misc = parser.add_argument_group("Miscellaneous")
     misc.add_argument("--no-echo", action="store_true", help="don't act as a verification SCP")
     misc.add_argument(
+        "-pm",
+        "--promiscuous",
+        action="store_true",
+        help="promiscuous mode: accept and store SOP classes no registry knows "
+        "(private or newer ones) too",
+    )
+    misc.add_argument(
         "--max-associations",
         type=int,
         default=10,
@@ -169,6 +176,7 @@ def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
         output_directory=Path(args.output_directory),
         ignore=args.ignore,
         echo=not args.no_echo,
+        promiscuous=args.promiscuous,
         duplicates=DuplicatePolicy(args.duplicates),
         layout=StorageLayout(args.layout),
         filename_extension=args.filename_extension,

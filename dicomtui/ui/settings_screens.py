@@ -180,6 +180,10 @@ class ReceiverSettingsScreen(SettingsForm):
             ),
             ("Refuse other called AE titles", Switch(s.check_called_ae_title, id="check-called")),
             (
+                "Accept unknown SOP classes (-pm)",
+                Switch(s.promiscuous, id="promiscuous"),
+            ),
+            (
                 "Silent connections closed after, s",
                 Input(str(s.handshake_timeout), id="handshake", type="number"),
             ),
@@ -222,6 +226,7 @@ class ReceiverSettingsScreen(SettingsForm):
             ),
             allowed_addresses=parse_addresses(self.value("allow-address")),
             check_called_ae_title=bool(self.value("check-called")),
+            promiscuous=bool(self.value("promiscuous")),
             handshake_timeout=parse_seconds(self.value("handshake"), "silence limit"),
             tls_certificate=parse_optional_file(self.value("tls-cert"), "TLS certificate"),
             tls_key=parse_optional_file(self.value("tls-key"), "TLS key"),
