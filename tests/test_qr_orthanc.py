@@ -15,7 +15,13 @@ from pydicom.uid import generate_uid
 from test_orthanc import Orthanc, make_study, start_orthanc
 
 from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Event, ObjectReceived, QueryResponse, RetrieveProgress
+from dicomtui.core.events import (
+    Event,
+    LogMessage,
+    ObjectReceived,
+    QueryResponse,
+    RetrieveProgress,
+)
 from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.get import GetJob
 from dicomtui.core.qr.models import Model
@@ -226,3 +232,27 @@ def test_patient_names_in_their_character_set(
     job = FindJob(network(orthanc), by_name, bus)
     assert job.run().status == 0
     assert [m.PatientID for m in job.matches] == ["PID-CHARSET"]
+
+
+def test_cancel_a_get_after_the_first_object(pacs: Orthanc, tmp_path: Path) -> None:
+    """C-CANCEL goes at the next object or response after cancel(); the job ends
+    and says what arrived."""
+    events: list[Event] = []
+    bus = EventBus()
+    query = build_query(["QueryRetrieveLevel=PATIENT", "PatientID=PID-ORTHANC"])
+    job = GetJob(network(pacs, "GETSCU"), query, bus, ReceiverSettings(output_directory=tmp_path))
+
+    def cancel_on_first(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, ObjectReceived):
+            job.cancel()
+
+    bus.subscribe(cancel_on_first)
+    result = job.run()
+    assert any(isinstance(e, LogMessage) and e.text == "Sending C-CANCEL request" for e in events)
+    assert result.received >= 1
+    assert result.received == len(stored_files(tmp_path))
+    # Orthanc 1.10 stops the sub-operations and answers 0xFE00 (Cancel).
+    assert result.status == 0xFE00
+    assert result.cancelled and not result.ok
+    assert 1 <= result.received < 8
