@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("storescp", "storescu", "echo")
+SUBCOMMANDS = ("storescp", "storescu", "echo", "findscu", "movescu", "getscu")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,11 @@ def _headless(command: str, rest: list[str]) -> int:
         from dicomtui.headless import storescu
 
         return storescu.main(rest)
+    if command in ("findscu", "movescu", "getscu"):
+        import importlib
+
+        module = importlib.import_module(f"dicomtui.headless.{command}")
+        return int(module.main(rest))
     from dicomtui.headless import echo
 
     return echo.main(rest)

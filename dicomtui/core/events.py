@@ -274,6 +274,106 @@ class EchoResult(Event):
     associated: bool = True
 
 
+# --- query/retrieve (C-FIND, C-MOVE, C-GET) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryRequested(Event):
+    """A C-FIND, C-MOVE or C-GET request was sent with this identifier."""
+
+    #: "C-FIND", "C-MOVE" or "C-GET".
+    operation: str
+    message_id: int
+    #: The information model's SOP class UID.
+    model: str
+    #: The request identifier as pynetdicom prints it (``(0010,0010) PN [...] # 1 ...``).
+    identifier: tuple[str, ...]
+    #: C-MOVE only: the move destination's AE title.
+    destination: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryResponse(Event):
+    """One response to a C-FIND, C-MOVE or C-GET request (pending or final)."""
+
+    operation: str
+    #: 1, 2, ... for the pending responses; the final one carries the next number.
+    number: int
+    #: None when no response came (DIMSE timeout or association aborted).
+    status: int | None
+    #: "Pending", "Success", "Warning", "Failure", "Cancel" (or "" without a status).
+    category: str
+    #: What the status means ("Move Destination Unknown", "Unable to Process: ...").
+    description: str = ""
+    #: C-FIND pending responses: the identifier as printed lines, and as keyword/value pairs.
+    identifier: tuple[str, ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    #: C-MOVE/C-GET: sub-operations remaining, completed, failed, warning (None if absent).
+    remaining: int | None = None
+    completed: int | None = None
+    failed: int | None = None
+    warning: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrieveProgress(Event):
+    """The sub-operation counts of a C-MOVE or C-GET, as its pending responses tell them."""
+
+    operation: str
+    remaining: int
+    completed: int
+    failed: int
+    warning: int
+
+    @property
+    def total(self) -> int:
+        return self.remaining + self.completed + self.failed + self.warning
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryFinished(Event):
+    """A C-FIND ended: its final status (None if none came) and how many matches."""
+
+    status: int | None
+    matches: int
+    seconds: float
+    cancelled: bool = False
+    #: The association could not be made, broke, or the request could not be sent.
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrieveFinished(Event):
+    """A C-MOVE or C-GET ended."""
+
+    operation: str
+    status: int | None
+    completed: int
+    failed: int
+    warning: int
+    remaining: int
+    #: (0008,0058) Failed SOP Instance UID List of the final response.
+    failed_instances: tuple[str, ...]
+    seconds: float
+    cancelled: bool = False
+    error: str = ""
+    #: C-MOVE: the destination AE title; C-GET: objects received on the association.
+    destination: str = ""
+    received: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Everything asked for arrived: a success status and no failed sub-operation."""
+        return (
+            self.status is not None
+            and (self.status == 0x0000 or 0xB000 <= self.status <= 0xBFFF)
+            and not self.error
+            and not self.cancelled
+            and self.failed == 0
+            and not self.failed_instances
+        )
+
+
 # --- free text ------------------------------------------------------------------------------
 
 

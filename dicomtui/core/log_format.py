@@ -36,13 +36,19 @@ from dicomtui.core.events import (
     ObjectLost,
     ObjectReceived,
     PduDump,
+    QueryFinished,
+    QueryRequested,
+    QueryResponse,
     ReceiverFailed,
     ReceiverStarted,
     ReceiverStopped,
+    RetrieveFinished,
     SendFinished,
     SendStarted,
     Side,
 )
+from dicomtui.core.qr.models import Operation
+from dicomtui.core.qr.status import explanation
 from dicomtui.core.units import human_size
 
 
@@ -326,3 +332,91 @@ def _(e: EchoResult, debug: bool) -> list[LogLine]:
 @_on(LogMessage)
 def _(e: LogMessage, debug: bool) -> list[LogLine]:
     return [LogLine(e.level, e.text)]
+
+
+# --- query/retrieve, in pynetdicom's findscu/movescu/getscu words --------------------------
+
+_WORD = {"C-FIND": "Find", "C-MOVE": "Move", "C-GET": "Get"}
+
+
+@_on(QueryRequested)
+def _(e: QueryRequested, debug: bool) -> list[LogLine]:
+    word = _WORD.get(e.operation, e.operation)
+    lines = [LogLine(INF, f"Sending {word} Request: MsgID {e.message_id}")]
+    if e.destination:
+        lines.append(LogLine(INF, f"Move destination: {e.destination}"))
+    lines += [LogLine(INF, ""), LogLine(INF, "# Request Identifier")]
+    lines += [LogLine(INF, line) for line in e.identifier]
+    lines.append(LogLine(INF, ""))
+    return lines
+
+
+def _sub_operations(e: QueryResponse) -> str:
+    def count(value: int | None) -> str:
+        return "0" if value is None else str(value)
+
+    return (
+        f"Sub-Operations Remaining: {count(e.remaining)}, Completed: {count(e.completed)},"
+        f" Failed: {count(e.failed)}, Warning: {count(e.warning)}"
+    )
+
+
+@_on(QueryResponse)
+def _(e: QueryResponse, debug: bool) -> list[LogLine]:
+    word = _WORD.get(e.operation, e.operation)
+    if e.status is None:
+        return [LogLine(ERR, f"{word} SCP Result: none ({e.description})")]
+    words = f"{e.category} - {e.description}" if e.description else e.category
+    lines: list[LogLine] = []
+    if e.category == "Pending":
+        lines.append(LogLine(INF, f"{word} SCP Response: {e.number} - 0x{e.status:04X} (Pending)"))
+        if e.identifier:
+            lines += [LogLine(INF, ""), LogLine(INF, "# Response Identifier")]
+            lines += [LogLine(INF, line) for line in e.identifier]
+            lines.append(LogLine(INF, ""))
+    else:
+        level = {"Success": INF, "Warning": WRN, "Cancel": WRN}.get(e.category, ERR)
+        lines.append(LogLine(level, f"{word} SCP Result: 0x{e.status:04X} ({words})"))
+    if e.operation != "C-FIND":
+        lines.append(LogLine(INF, _sub_operations(e)))
+    return lines
+
+
+@_on(QueryFinished)
+def _(e: QueryFinished, debug: bool) -> list[LogLine]:
+    text = f"{e.matches} match{'es' if e.matches != 1 else ''} in {e.seconds:.2f} s"
+    if e.cancelled:
+        return [LogLine(WRN, f"Query cancelled: {text}")]
+    if e.error:
+        return [LogLine(ERR, f"Query failed: {e.error}")]
+    return [LogLine(INF, f"Query done: {text}")]
+
+
+def retrieve_summary(e: RetrieveFinished) -> str:
+    word = "Move" if e.operation == "C-MOVE" else "Get"
+    parts = [f"{e.completed} completed", f"{e.failed} failed", f"{e.warning} with warnings"]
+    if e.remaining:
+        parts.append(f"{e.remaining} not attempted")
+    where = f" to {e.destination}" if e.destination else ""
+    text = f"{word}{where}: " + ", ".join(parts) + f" in {e.seconds:.2f} s"
+    if e.operation == "C-GET":
+        text += f"; {e.received} object{'s' if e.received != 1 else ''} stored"
+    if e.cancelled:
+        text = "Cancelled: " + text
+    return text
+
+
+@_on(RetrieveFinished)
+def _(e: RetrieveFinished, debug: bool) -> list[LogLine]:
+    if e.error and e.status is None:
+        word = "Move" if e.operation == "C-MOVE" else "Get"
+        return [LogLine(ERR, f"{word} failed: {e.error}")]
+    lines = [LogLine(INF if e.ok else WRN if e.cancelled else ERR, retrieve_summary(e))]
+    if e.failed_instances:
+        lines.append(LogLine(ERR, "Failed SOP Instance UID List:"))
+        lines += [LogLine(ERR, f"  {uid}") for uid in e.failed_instances]
+    if e.status is not None:
+        hint = explanation(Operation(e.operation), e.status, e.destination)
+        if hint:
+            lines.append(LogLine(ERR, hint))
+    return lines

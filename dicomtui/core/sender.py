@@ -269,9 +269,14 @@ def _own_responses(event: Any) -> None:
 
 
 def request_association(
-    ae: AE, settings: SenderSettings, handlers: list[Any], bus: EventBus
+    ae: AE,
+    settings: SenderSettings,
+    handlers: list[Any],
+    bus: EventBus,
+    ext_neg: list[Any] | None = None,
 ) -> tuple[Any, str]:
-    """Associate with the peer in ``settings``.
+    """Associate with the peer in ``settings`` (``ext_neg``: extended negotiation
+    items such as SCP/SCU role selection).
 
     Returns the association (None if none was even attempted) and, when it is not
     established, why, in one phrase. A failure to connect at all is published as
@@ -289,6 +294,7 @@ def request_association(
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
             evt_handlers=handlers,
+            ext_neg=ext_neg,
             bind_address=(bind_for(s.host, s.bind_address), 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
