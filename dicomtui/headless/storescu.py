@@ -117,8 +117,6 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
-    if not 1 <= args.port <= 65535:
-        parser.error(f"port must be between 1 and 65535, not {args.port}")
 
     bus = EventBus()
     printer = LinePrinter(threshold(args))

@@ -1,0 +1,120 @@
+"""Mistakes on the command line: one line that names the option and the value, exit 2,
+never a traceback, and nothing sent or listened on."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import DICOMTUI, run
+
+from dicomtui.cli import main
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """What ``dicomtui ARGV`` says on stderr, asserting it stops with a usage error."""
+    with pytest.raises(SystemExit) as stopped:
+        main(list(argv))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["storescu", "echo"])
+@pytest.mark.parametrize("port", ["0", "65536", "70000"])
+def test_a_peer_port_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: str, port: str
+) -> None:
+    paths = ["x.dcm"] if command == "storescu" else []
+    line = usage_error(capsys, command, "127.0.0.1", port, *paths)
+    assert line.endswith(f"error: The port must be a number from 1 to 65535, not {port}")
+
+
+def test_the_receivers_port_may_be_0_but_not_above_65535(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = usage_error(capsys, "storescp", "65536")
+    assert line.endswith("error: The port must be a number from 0 to 65535, not 65536")
+
+
+def test_echo_to_a_port_above_65535_prints_no_traceback() -> None:
+    result = run([*DICOMTUI, "echo", "127.0.0.1", "70000"], timeout=30)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "The port must be a number from 1 to 65535, not 70000" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["storescu", "127.0.0.1", "104", "x.dcm", "-aet", "A\\B"],
+            "-aet/--calling-aet: The calling AE title must not contain a backslash",
+        ),
+        (
+            ["storescu", "127.0.0.1", "104", "x.dcm", "-aec", "A\\B"],
+            "-aec/--called-aet: The called AE title must not contain a backslash",
+        ),
+        (
+            ["storescu", "127.0.0.1", "104", "x.dcm", "-aec", "RÖNTGEN"],
+            "-aec/--called-aet: The called AE title must be printable ASCII characters: 'Ö' is not",
+        ),
+        (
+            ["echo", "127.0.0.1", "104", "-aet", "É"],
+            "-aet/--calling-aet: The calling AE title must be printable ASCII characters:"
+            " 'É' is not",
+        ),
+        (
+            ["echo", "127.0.0.1", "104", "-aec", "   "],
+            "-aec/--called-aet: The called AE title must not be empty",
+        ),
+        (
+            ["storescp", "0", "-aet", "ABCDEFGHIJKLMNOPQ"],
+            "-aet/--ae-title: The AE title must be at most 16 characters, not 17",
+        ),
+        (
+            ["storescp", "0", "--allow-calling", "OK", "--allow-calling", "ABCDEFGHIJKLMNOPQ"],
+            "--allow-calling: The allowed calling AE title must be at most 16 characters, not 17",
+        ),
+        (
+            ["storescp", "0", "--allow-calling", "A\\B"],
+            "--allow-calling: The allowed calling AE title must not contain a backslash",
+        ),
+    ],
+    ids=[
+        "storescu-aet-backslash",
+        "storescu-aec-backslash",
+        "storescu-aec-non-ascii",
+        "echo-aet-non-ascii",
+        "echo-aec-blank",
+        "storescp-aet-17",
+        "storescp-allow-calling-17",
+        "storescp-allow-calling-backslash",
+    ],
+)
+def test_every_ae_title_option_is_checked_in_full(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert usage_error(capsys, *argv).endswith(f"error: {expected}")
+
+
+def test_a_bad_calling_ae_title_prints_no_traceback() -> None:
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", "104", "x.dcm", "-aet", "A\\B"], timeout=30)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "The calling AE title must not contain a backslash" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["storescu", "127.0.0.1", "104", "x.dcm", "--tls-cert", "c.pem"],
+        ["echo", "127.0.0.1", "104", "--tls-cert", "c.pem"],
+        ["echo", "127.0.0.1", "104", "--tls-key", "k.pem"],
+        ["storescp", "0", "--tls-cert", "c.pem"],
+    ],
+    ids=["storescu", "echo", "echo-key-only", "storescp"],
+)
+def test_a_tls_certificate_without_its_key_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert usage_error(capsys, *argv).endswith("error: --tls-cert and --tls-key go together")
