@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -177,3 +178,122 @@ def test_a_sender_refuses_an_untrusted_receiver(tmp_path: Path, processes: Proce
     assert (
         "CERTIFICATE_VERIFY_FAILED" in result.stderr or "certificate verify failed" in result.stderr
     )
+
+
+def _tls_mistakes(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Options naming unusable files, and the line each must print."""
+    pki = make_pki(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other")
+    missing = tmp_path / "missing.pem"
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not a certificate")
+    cert, key = str(pki["server_cert"]), str(pki["server_key"])
+    return {
+        "missing-cert": (
+            ["--tls-cert", str(missing), "--tls-key", key],
+            f"E: Cannot read the TLS certificate {missing}: No such file or directory",
+        ),
+        "missing-key": (
+            ["--tls-cert", cert, "--tls-key", str(missing)],
+            f"E: Cannot read the TLS key {missing}: No such file or directory",
+        ),
+        "missing-ca": (
+            ["--tls-cert", cert, "--tls-key", key, "--tls-ca", str(missing)],
+            f"E: Cannot read the TLS CA file {missing}: No such file or directory",
+        ),
+        "folder-as-cert": (
+            ["--tls-cert", str(tmp_path), "--tls-key", key],
+            f"E: Cannot read the TLS certificate {tmp_path}: Is a directory",
+        ),
+        "mismatched-key": (
+            ["--tls-cert", cert, "--tls-key", str(other["server_key"])],
+            f"E: The TLS key {other['server_key']} does not match the certificate {cert}",
+        ),
+        "key-as-cert": (
+            ["--tls-cert", key, "--tls-key", key],
+            f"E: The TLS certificate {key} holds no PEM certificate",
+        ),
+        "cert-as-key": (
+            ["--tls-cert", cert, "--tls-key", cert],
+            f"E: The TLS key {cert} holds no PEM private key",
+        ),
+        "garbage-ca": (
+            ["--tls-cert", cert, "--tls-key", key, "--tls-ca", str(garbage)],
+            f"E: The TLS CA file {garbage} holds no PEM certificate",
+        ),
+    }
+
+
+MISTAKES = [
+    "missing-cert",
+    "missing-key",
+    "missing-ca",
+    "folder-as-cert",
+    "mismatched-key",
+    "key-as-cert",
+    "cert-as-key",
+    "garbage-ca",
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_the_receiver_names_a_tls_file_it_cannot_use(tmp_path: Path, mistake: str) -> None:
+    options, line = _tls_mistakes(tmp_path)[mistake]
+    port = free_port()
+    result = run([*DICOMTUI, "storescp", str(port), "-od", str(tmp_path / "in"), *options])
+    assert result.returncode == 1
+    assert result.stderr.strip() == line
+    assert "Cannot listen" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["storescu", "echo"])
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_the_sender_names_a_tls_file_it_cannot_use(
+    tmp_path: Path, command: str, mistake: str
+) -> None:
+    options, line = _tls_mistakes(tmp_path)[mistake]
+    paths = [str(copy_ct(tmp_path / "ct.dcm"))] if command == "storescu" else []
+    # Nothing listens there: the files must be refused before any connection.
+    argv = [*DICOMTUI, command, "127.0.0.1", str(free_port()), *paths, "--tls", *options]
+    result = run(argv)
+    assert result.returncode == 1
+    assert result.stderr.strip() == line
+    assert result.stdout == ""
+
+
+def test_the_apps_receiver_and_sender_say_the_same(tmp_path: Path) -> None:
+    """The app starts the same core receiver and sender: their events carry the words."""
+    from dicomtui.core.bus import EventBus
+    from dicomtui.core.echo import echo
+    from dicomtui.core.events import AssociationFailed, ReceiverFailed
+    from dicomtui.core.receiver import Receiver, ReceiverSettings
+    from dicomtui.core.sender import SenderSettings
+
+    pki = make_pki(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other")
+    events: list[object] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    receiver = Receiver(
+        ReceiverSettings(
+            port=0,
+            output_directory=tmp_path / "in",
+            tls_certificate=pki["server_cert"],
+            tls_key=other["server_key"],
+        ),
+        bus,
+    )
+    with pytest.raises(OSError):
+        receiver.start()
+    assert not receiver.running
+    mismatch = f"The TLS key {other['server_key']} does not match the certificate"
+    [failed] = [e for e in events if isinstance(e, ReceiverFailed)]
+    assert failed.reason.startswith(mismatch)
+
+    missing = tmp_path / "missing.pem"
+    result = echo(SenderSettings(port=free_port(), tls=True, tls_ca=missing), bus)
+    assert result.error == f"Cannot read the TLS CA file {missing}: No such file or directory"
+    [failed_echo] = [e for e in events if isinstance(e, AssociationFailed)]
+    assert failed_echo.reason == result.error

@@ -64,6 +64,7 @@ from dicomtui.core.storage import (
     place_received_file,
     spool_directory,
 )
+from dicomtui.core.tls import TlsFileError, server_context
 
 DEFAULT_MAX_PDU = 16382
 
@@ -193,14 +194,10 @@ def pdu_limit(max_pdu: int) -> int:
 
 
 def server_tls_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
+    """None without TLS; raises :class:`TlsFileError` naming a file that cannot be used."""
     if settings.tls_certificate is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_certificate, settings.tls_key)
-    if settings.tls_ca is not None:
-        context.load_verify_locations(settings.tls_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return server_context(settings.tls_certificate, settings.tls_key, settings.tls_ca)
 
 
 def remove_stale_partials(directory: Path, older_than: float = 24 * 3600) -> None:
@@ -299,13 +296,18 @@ class Receiver:
                 (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
             ]
             try:
+                tls = server_tls_context(s)
+            except TlsFileError as exc:
+                self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
+                raise OSError(errno.EINVAL, str(exc)) from exc
+            try:
                 ae = self._make_ae()
                 self._server = ae.start_server(
                     (s.bind_address, s.port),
                     block=False,
                     evt_handlers=handlers,
                     contexts=supported_contexts(s),
-                    ssl_context=server_tls_context(s),
+                    ssl_context=tls,
                 )
             except OSError as exc:
                 reason = describe_bind_error(exc, s)

@@ -47,6 +47,7 @@ from dicomtui.core.events import (
 )
 from dicomtui.core.observer import AssociationObserver
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
+from dicomtui.core.tls import TlsFileError, client_context
 from dicomtui.core.tracking import Tally
 from dicomtui.core.transcode import Loss, TranscodeError, decompress_file, is_decompressible
 
@@ -102,12 +103,10 @@ class SenderSettings:
 
 
 def client_tls_context(settings: SenderSettings) -> ssl.SSLContext | None:
+    """None without TLS; raises :class:`TlsFileError` naming a file that cannot be used."""
     if not settings.tls:
         return None
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca)
-    if settings.tls_certificate is not None:
-        context.load_cert_chain(settings.tls_certificate, settings.tls_key)
-    return context
+    return client_context(settings.tls_ca, settings.tls_certificate, settings.tls_key)
 
 
 ContextKey = tuple[str, tuple[str, ...]]
@@ -272,6 +271,14 @@ def request_association(
     s = settings
     try:
         tls = client_tls_context(s)
+    except TlsFileError as exc:
+        bus.publish(
+            AssociationFailed(
+                side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=str(exc)
+            )
+        )
+        return None, str(exc)
+    try:
         assoc = ae.associate(
             s.host,
             s.port,
@@ -300,7 +307,7 @@ def request_association(
         return assoc, "association rejected"
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
-    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, client_tls_context(s))
+    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, tls)
     bus.publish(
         AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason)
     )

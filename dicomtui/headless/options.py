@@ -11,6 +11,8 @@ from pathlib import Path
 from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level
 from dicomtui.core.report import TransferReport, write_report
+from dicomtui.core.sender import SenderSettings, client_tls_context
+from dicomtui.core.tls import TlsFileError
 from dicomtui.core.validation import check_port, parse_ae_title
 
 DEFAULT_MAX_PDU = 16382
@@ -190,6 +192,18 @@ def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
             "--tls-cert", metavar="PEM", help="client certificate, if the peer asks for one"
         )
         group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+
+
+def sender_tls_usable(settings: SenderSettings, quiet: bool) -> bool:
+    """Whether the sender's certificate, key and CA files can be used; if not, says
+    which and why in one line, before anything is sent."""
+    try:
+        client_tls_context(settings)
+    except TlsFileError as exc:
+        if not quiet:
+            print(f"E: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def optional_path(value: str | None) -> Path | None:

@@ -21,6 +21,7 @@ from dicomtui.headless.options import (
     check_common,
     optional_path,
     report_writer,
+    sender_tls_usable,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -130,7 +131,10 @@ def main(argv: list[str]) -> int:
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
     write_report = report_writer(parser, args, bus)
-    job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=printer.pdu_dumps)
+    settings = settings_from_args(args)
+    if not sender_tls_usable(settings, quiet=printer.threshold is None):
+        return 1
+    job = SendJob(settings, args.path, bus, want_pdu_dumps=printer.pdu_dumps)
     worker = threading.Thread(target=job.run, name="storescu", daemon=True)
 
     def request_cancel(_signum: int, _frame: FrameType | None) -> None:
