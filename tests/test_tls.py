@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from helpers import (
     run,
     stored_files,
     wait_for_port,
+    wait_until,
 )
 
 
@@ -297,3 +301,84 @@ def test_the_apps_receiver_and_sender_say_the_same(tmp_path: Path) -> None:
     assert result.error == f"Cannot read the TLS CA file {missing}: No such file or directory"
     [failed_echo] = [e for e in events if isinstance(e, AssociationFailed)]
     assert failed_echo.reason == result.error
+
+
+def test_peers_that_fail_the_tls_handshake_are_named_in_the_receivers_log(
+    tmp_path: Path, processes: Processes
+) -> None:
+    pki = make_pki(tmp_path)
+    port = free_port()
+    scp = processes.start(
+        [
+            *DICOMTUI,
+            "storescp",
+            str(port),
+            "-v",
+            "-od",
+            str(tmp_path / "inbox"),
+            "--tls-cert",
+            str(pki["server_cert"]),
+            "--tls-key",
+            str(pki["server_key"]),
+            "--tls-ca",
+            str(pki["ca"]),
+        ]
+    )
+    wait_for_port(port, proc=scp)
+    source = str(copy_ct(tmp_path / "ct.dcm"))
+    plain = run([*DICOMTUI, "echo", "127.0.0.1", str(port), "-ta", "5"])
+    no_client_cert = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), source, "--tls-ca", str(pki["ca"])]
+    )
+    log = Processes.stop(scp)
+
+    assert plain.returncode == 1 and no_client_cert.returncode == 1
+    lines = [line for line in log.splitlines() if line.startswith("W: Closing connection from")]
+    assert any(
+        re.fullmatch(
+            r"W: Closing connection from 127\.0\.0\.1:\d+: it does not speak TLS"
+            r" \(the TLS handshake failed: wrong version number\)",
+            line,
+        )
+        for line in lines
+    ), log
+    assert any(
+        re.fullmatch(
+            r"W: Closing connection from 127\.0\.0\.1:\d+: the TLS handshake failed:"
+            r" peer did not return a certificate",
+            line,
+        )
+        for line in lines
+    ), log
+    assert "Traceback" not in log
+
+
+def test_a_silent_connection_does_not_hold_up_other_tls_peers(
+    tmp_path: Path,
+    start_receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    from dicomtui.core.bus import EventBus
+    from dicomtui.core.echo import echo
+    from dicomtui.core.events import LogMessage
+    from dicomtui.core.sender import SenderSettings
+
+    pki = make_pki(tmp_path)
+    receiver = start_receiver(
+        tls_certificate=pki["server_cert"], tls_key=pki["server_key"], handshake_timeout=2.0
+    )
+    results: list[object] = []
+    with socket.create_connection(("127.0.0.1", receiver.port)):
+        settings = SenderSettings(port=receiver.port, tls=True, tls_ca=pki["ca"], acse_timeout=10)
+        thread = threading.Thread(target=lambda: results.append(echo(settings, EventBus())))
+        thread.start()
+        thread.join(10)
+        done = not thread.is_alive()
+        wait_until(lambda: receiver.of_type(LogMessage))
+    thread.join(30)
+    assert done, "the echo waited on the silent connection's TLS handshake"
+    assert [r.status for r in results] == [0]  # type: ignore[attr-defined]
+    texts = [e.text for e in receiver.of_type(LogMessage)]
+    assert any(
+        re.fullmatch(r"Closing connection from 127\.0\.0\.1:\d+: no TLS handshake within 2 s", t)
+        for t in texts
+    ), texts

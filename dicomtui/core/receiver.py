@@ -19,7 +19,7 @@ from pydicom.uid import UID
 from pynetdicom import AE, evt
 from pynetdicom.presentation import PresentationContext
 
-from dicomtui.core.admission import Admission, AdmissionPolicy
+from dicomtui.core.admission import Admission, AdmissionPolicy, close_connection
 from dicomtui.core.bus import EventBus
 from dicomtui.core.dicom_tables import (
     ALL_TRANSFER_SYNTAXES_ACCEPTED,
@@ -64,7 +64,7 @@ from dicomtui.core.storage import (
     place_received_file,
     spool_directory,
 )
-from dicomtui.core.tls import TlsFileError, server_context
+from dicomtui.core.tls import TlsFileError, server_context, server_handshake
 
 DEFAULT_MAX_PDU = 16382
 
@@ -341,8 +341,10 @@ class Receiver:
 
     def _on_conn_open(self, event: Any) -> None:
         s = self.settings
-        directory = None if s.ignore else spool_directory(s.output_directory)
         assoc = event.assoc
+        if not self._tls_handshake(event):
+            return
+        directory = None if s.ignore else spool_directory(s.output_directory)
         set_spool_target(
             assoc.dul,
             SpoolTarget(
@@ -354,6 +356,27 @@ class Receiver:
         )
         read_pdus_directly(assoc, pdu_limit(s.max_pdu))
         answer_promptly(assoc, self._association_over)
+
+    def _tls_handshake(self, event: Any) -> bool:
+        """With TLS, complete the handshake here, on the connection's thread; a peer
+        that fails it is named in the log and its connection closed."""
+        transport = getattr(event.assoc.dul, "socket", None)
+        problem = server_handshake(
+            getattr(transport, "socket", None), self.settings.handshake_timeout
+        )
+        if not problem:
+            return True
+        if getattr(transport, "socket", None) is not None:  # else closed, and said why, already
+            address = event.address or ("", 0)
+            self.bus.publish(
+                LogMessage(
+                    side=Side.RECEIVER,
+                    level=Level.WARNING,
+                    text=f"Closing connection from {address[0]}:{address[1]}: {problem}",
+                )
+            )
+            close_connection(event.assoc)
+        return False
 
     def _on_c_store(self, event: Any) -> int:
         s = self.settings

@@ -2,13 +2,27 @@
 
 OpenSSL's own errors say ``No such file or directory`` without the file, or
 ``[SSL] PEM lib`` for a key that is not the certificate's; these say which file
-and why.
+and why. The receiver's handshake is done on the connection's own thread, not in
+pynetdicom's accept loop (where it is silent about failures, and where one peer
+that never speaks would hold up every other), so a failed one can be logged.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
+
+#: OpenSSL's reasons when the first bytes are not a TLS record: a plain peer.
+_NOT_TLS = {
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "UNSUPPORTED_PROTOCOL",
+}
 
 
 class TlsFileError(ValueError):
@@ -77,10 +91,28 @@ def client_context(ca: Path | None, certificate: Path | None, key: Path | None) 
     return context
 
 
+class ServerContext(ssl.SSLContext):
+    """A server context whose sockets do their handshake later, on their own
+    thread (:func:`server_handshake`), not in pynetdicom's accept loop."""
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock, server_side, False, suppress_ragged_eofs, server_hostname, session
+        )
+
+
 def server_context(certificate: Path, key: Path | None, ca: Path | None) -> ssl.SSLContext:
     """The receiver's certificate; with ``ca``, peers must present a certificate
     it signed. Raises :class:`TlsFileError`."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
     load_certificate(context, certificate, key)
     if ca is not None:
         try:
@@ -97,3 +129,26 @@ def reason_words(exc: ssl.SSLError) -> str:
     if reason:
         return reason.replace("_", " ").lower()
     return str(exc.strerror or exc)
+
+
+def server_handshake(sock: object, timeout: float) -> str:
+    """Complete the TLS handshake of an accepted connection; "" when done, else why
+    not, as the end of "Closing connection from ADDR: ..."."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return ""
+    previous = sock.gettimeout()
+    try:
+        sock.settimeout(timeout)
+        sock.do_handshake()
+    except TimeoutError:
+        return f"no TLS handshake within {timeout:g} s"
+    except ssl.SSLEOFError:
+        return "it closed the connection during the TLS handshake"
+    except ssl.SSLError as exc:
+        if exc.reason in _NOT_TLS:
+            return f"it does not speak TLS (the TLS handshake failed: {reason_words(exc)})"
+        return f"the TLS handshake failed: {reason_words(exc)}"
+    except OSError as exc:
+        return f"the TLS handshake failed: {exc.strerror or exc}"
+    sock.settimeout(previous)
+    return ""
