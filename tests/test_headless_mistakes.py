@@ -3,7 +3,11 @@ never a traceback, and nothing sent or listened on."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
+from factory import copy_ct
 from helpers import DICOMTUI, run
 
 from dicomtui.cli import main
@@ -118,3 +122,39 @@ def test_a_tls_certificate_without_its_key_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     assert usage_error(capsys, *argv).endswith("error: --tls-cert and --tls-key go together")
+
+
+@pytest.mark.parametrize(
+    ("bind", "host", "expected"),
+    [
+        (
+            "no.such.host.invalid",
+            "127.0.0.1",
+            "(cannot resolve the bind address 'no.such.host.invalid' (",
+        ),
+        (
+            "192.0.2.1",
+            "127.0.0.1",
+            "(cannot send from 192.0.2.1: it is not an address of this machine)",
+        ),
+        (
+            "127.0.0.1",
+            "::1",
+            "(cannot reach ::1 from the bind address 127.0.0.1: one is IPv4, the other IPv6)",
+        ),
+    ],
+    ids=["unresolvable", "not-local", "other-family"],
+)
+@pytest.mark.parametrize("command", ["storescu", "echo"])
+def test_a_bad_bind_address_is_named_not_the_peer(
+    tmp_path: Path, command: str, bind: str, host: str, expected: str
+) -> None:
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    paths = [str(copy_ct(tmp_path / "ct.dcm"))] if command == "storescu" else []
+    result = run([*DICOMTUI, command, host, "104", *paths, "-ba", bind], timeout=60)
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("E: ")]
+    assert line.startswith(f"E: Association request failed: unable to connect to {host}:104 ")
+    assert expected in line
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import ssl
@@ -259,6 +260,27 @@ def bind_for(host: str, bind_address: str) -> str:
     return "::" if socket.AF_INET6 in families and socket.AF_INET not in families else ""
 
 
+def bind_problem(host: str, bind_address: str) -> str:
+    """Why the calling socket cannot be bound to ``bind_address`` to reach ``host``
+    ("" if it can, or if only connecting will tell)."""
+    if not bind_address:
+        return ""
+    try:
+        local = {entry[0] for entry in socket.getaddrinfo(bind_address, 0)}
+    except (OSError, UnicodeError) as exc:
+        why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+        return f"cannot resolve the bind address {bind_address!r}{why}"
+    try:
+        remote = {entry[0] for entry in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return ""  # said when connecting, naming the peer
+    if local.isdisjoint(remote):
+        return (
+            f"cannot reach {host} from the bind address {bind_address}: one is IPv4, the other IPv6"
+        )
+    return ""
+
+
 def request_association(
     ae: AE, settings: SenderSettings, handlers: list[Any], bus: EventBus
 ) -> tuple[Any, str]:
@@ -269,15 +291,23 @@ def request_association(
     :class:`AssociationFailed`; rejections and aborts were published by the observer.
     """
     s = settings
+
+    def failed(reason: str) -> tuple[None, str]:
+        bus.publish(
+            AssociationFailed(
+                side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
+            )
+        )
+        return None, reason
+
     try:
         tls = client_tls_context(s)
     except TlsFileError as exc:
-        bus.publish(
-            AssociationFailed(
-                side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=str(exc)
-            )
-        )
-        return None, str(exc)
+        return failed(str(exc))
+    problem = bind_problem(s.host, s.bind_address)
+    if problem:
+        return failed(problem)
+    bind = bind_for(s.host, s.bind_address)
     try:
         assoc = ae.associate(
             s.host,
@@ -285,21 +315,20 @@ def request_association(
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
             evt_handlers=handlers,
-            bind_address=(bind_for(s.host, s.bind_address), 0),
+            bind_address=(bind, 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
-    except (OSError, ValueError, RuntimeError) as exc:
-        reason = (
-            f"cannot resolve {s.host!r} ({exc.strerror})"
-            if isinstance(exc, socket.gaierror)
-            else str(exc)
-        )
-        bus.publish(
-            AssociationFailed(
-                side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
-            )
-        )
-        return None, reason
+    except socket.gaierror as exc:  # the bind address resolved above: this is the peer
+        return failed(f"cannot resolve {s.host!r} ({exc.strerror})")
+    except OSError as exc:
+        # pynetdicom reports a peer it cannot reach itself: what raises here is
+        # making the calling socket, bound to the bind address, before connecting.
+        where = bind or "any local address"
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return failed(f"cannot send from {where}: it is not an address of this machine")
+        return failed(f"cannot send from {where}: {exc.strerror or exc}")
+    except (ValueError, RuntimeError) as exc:
+        return failed(str(exc))
     if assoc.is_established:
         pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
         return assoc, ""
