@@ -11,6 +11,7 @@ from factory import copy_ct
 from helpers import DICOMTUI, run
 
 from dicomtui.cli import main
+from dicomtui.core.events import ObjectReceived
 
 
 def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -158,3 +159,46 @@ def test_a_bad_bind_address_is_named_not_the_peer(
     assert line.startswith(f"E: Association request failed: unable to connect to {host}:104 ")
     assert expected in line
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_input_path_is_reported_and_fails_the_exit_status(
+    tmp_path: Path,
+    start_receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    receiver = start_receiver()
+    good = copy_ct(tmp_path / "ct.dcm")
+    missing = tmp_path / "no-such.dcm"
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(receiver.port), str(good), str(missing)])
+    assert result.returncode == 1
+    assert f"E: Cannot access path: {missing}" in result.stderr.splitlines()
+    assert "1 sent, 0 with warnings, 0 failed, 1 skipped" in result.stdout
+    assert len(receiver.of_type(ObjectReceived)) == 1  # the rest still went
+
+
+def test_a_linked_folder_skipped_during_recursion_is_reported(
+    tmp_path: Path,
+    start_receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    receiver = start_receiver()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy_ct(elsewhere / "ct.dcm")
+    folder = tmp_path / "send"
+    (folder / "sub").mkdir(parents=True)
+    copy_ct(folder / "sub" / "ct.dcm")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "link.dcm").symlink_to(elsewhere / "ct.dcm")
+
+    result = run([*DICOMTUI, "storescu", "127.0.0.1", str(receiver.port), str(folder), "-r"])
+    assert result.returncode == 0, result.stderr
+    errors = result.stderr.splitlines()
+    assert (
+        "E: Symbolic link (not followed: select its target instead): " + str(folder / "linked")
+        in errors
+    )
+    assert (
+        "E: Symbolic link (not followed: select its target instead): " + str(folder / "link.dcm")
+        in errors
+    )
+    assert "1 sent, 0 with warnings, 0 failed, 2 skipped" in result.stdout
+    assert len(receiver.of_type(ObjectReceived)) == 1

@@ -361,6 +361,8 @@ class SendJob:
         self._cancel = threading.Event()
         self.result: SendFinished | None = None
         self.failed_paths: list[Path] = []
+        #: Paths given that do not exist (a mistake the exit status tells, as DCMTK's does).
+        self.missing_paths: list[Path] = []
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -375,6 +377,7 @@ class SendJob:
     def scan(self) -> tuple[list[DicomFile], int]:
         """The sendable files, and how many paths were skipped (each published with its reason)."""
         files, missing = collect_paths(self.paths, self.settings.recurse)
+        self.missing_paths = missing
         for path in missing:
             self._publish_skip(path, "Cannot access path")
         sendable: list[DicomFile] = []

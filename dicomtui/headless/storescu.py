@@ -163,5 +163,10 @@ def main(argv: list[str]) -> int:
     if printer.threshold is not None and printer.threshold > Level.INFO:
         # Verbose modes printed it already, from the event.
         print(send_summary(result))
-    ok = result.failed == 0 and result.not_attempted == 0 and not result.association_error
+    ok = (
+        result.failed == 0
+        and result.not_attempted == 0
+        and not result.association_error
+        and not job.missing_paths
+    )
     return 0 if ok and not result.cancelled else 1
