@@ -46,7 +46,7 @@ from dicomtui.core.events import (
     SendStarted,
     Side,
 )
-from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.observer import AssociationObserver, rejection, rejection_text
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
 from dicomtui.core.tls import TlsFileError, client_context
 from dicomtui.core.tracking import Tally
@@ -332,8 +332,9 @@ def request_association(
     if assoc.is_established:
         pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
         return assoc, ""
-    if assoc.is_rejected:
-        return assoc, "association rejected"
+    rejected = rejection(assoc)
+    if rejected is not None:  # published by the observer
+        return assoc, f"association rejected ({rejection_text(rejected)})"
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
     reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, tls)
