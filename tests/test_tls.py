@@ -334,22 +334,24 @@ def test_peers_that_fail_the_tls_handshake_are_named_in_the_receivers_log(
 
     assert plain.returncode == 1 and no_client_cert.returncode == 1
     lines = [line for line in log.splitlines() if line.startswith("W: Closing connection from")]
-    assert any(
-        re.fullmatch(
-            r"W: Closing connection from 127\.0\.0\.1:\d+: it does not speak TLS"
-            r" \(the TLS handshake failed: wrong version number\)",
-            line,
-        )
-        for line in lines
-    ), log
-    assert any(
-        re.fullmatch(
-            r"W: Closing connection from 127\.0\.0\.1:\d+: the TLS handshake failed:"
-            r" peer did not return a certificate",
-            line,
-        )
-        for line in lines
-    ), log
+    # One line for each: wait_for_port's probe, the plain peer, the one without a
+    # certificate (the sender no longer connects again to find out why it failed).
+    assert len(lines) == 3, log
+    assert lines[0].endswith(": it closed the connection during the TLS handshake")
+    assert re.fullmatch(
+        r"W: Closing connection from 127\.0\.0\.1:\d+: it does not speak TLS"
+        r" \(the TLS handshake failed: wrong version number\)",
+        lines[1],
+    )
+    assert re.fullmatch(
+        r"W: Closing connection from 127\.0\.0\.1:\d+: the TLS handshake failed:"
+        r" peer did not return a certificate",
+        lines[2],
+    )
+    assert plain.stderr.splitlines() == [
+        f"E: Association request to 127.0.0.1:{port} failed: the peer closed the connection"
+        " without answering the association request"
+    ]
     assert "Traceback" not in log
 
 

@@ -169,6 +169,35 @@ def rejection_text(primitive: Any) -> str:
     )
 
 
+class RequestWatch:
+    """Handlers for an association we request: did the connection open, and what
+    answered the request. Enough to say why it failed without connecting again."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.answer: Any = None
+
+    def handlers(self) -> list[Handler]:
+        return [(evt.EVT_CONN_OPEN, self._on_conn_open), (evt.EVT_ACSE_RECV, self._on_acse_recv)]
+
+    def _on_conn_open(self, event: Any) -> None:
+        self.connected = True
+
+    def _on_acse_recv(self, event: Any) -> None:
+        self.answer = event.primitive
+
+    def unanswered(self, assoc: Any, acse_timeout: float | None) -> str:
+        """Why a request on an open connection came to nothing (not a rejection)."""
+        # As with rejections, the answer may still wait in the DUL's queue.
+        answer = self.answer if self.answer is not None else assoc.dul.peek_next_pdu()
+        kind = type(answer).__name__
+        if kind == "A_ABORT":
+            return "the peer aborted the association request (A-ABORT)"
+        if kind == "A_P_ABORT":
+            return "the peer closed the connection without answering the association request"
+        return f"no answer to the association request within {acse_timeout or 0:g} s"
+
+
 class AssociationObserver:
     """Binds pynetdicom notification handlers that publish to ``bus``.
 

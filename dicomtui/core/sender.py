@@ -46,7 +46,7 @@ from dicomtui.core.events import (
     SendStarted,
     Side,
 )
-from dicomtui.core.observer import AssociationObserver, rejection, rejection_text
+from dicomtui.core.observer import AssociationObserver, RequestWatch, rejection, rejection_text
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
 from dicomtui.core.tls import TlsFileError, client_context
 from dicomtui.core.tracking import Tally
@@ -308,13 +308,14 @@ def request_association(
     if problem:
         return failed(problem)
     bind = bind_for(s.host, s.bind_address)
+    watch = RequestWatch()
     try:
         assoc = ae.associate(
             s.host,
             s.port,
             ae_title=s.called_ae_title,
             max_pdu=s.max_pdu,
-            evt_handlers=handlers,
+            evt_handlers=[*handlers, *watch.handlers()],
             bind_address=(bind, 0),
             tls_args=(tls, s.host) if tls is not None else None,
         )
@@ -337,9 +338,18 @@ def request_association(
         return assoc, f"association rejected ({rejection_text(rejected)})"
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
-    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, tls)
+    if watch.connected:
+        reason = watch.unanswered(assoc, s.acse_timeout)
+    else:  # pynetdicom keeps why to itself: ask once more
+        reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, tls)
     bus.publish(
-        AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason)
+        AssociationFailed(
+            side=Side.SENDER,
+            peer_address=s.host,
+            peer_port=s.port,
+            reason=reason,
+            connected=watch.connected,
+        )
     )
     return assoc, reason
 
