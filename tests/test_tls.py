@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
+import socket
+import threading
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,6 +23,7 @@ from helpers import (
     run,
     stored_files,
     wait_for_port,
+    wait_until,
 )
 
 
@@ -177,3 +182,205 @@ def test_a_sender_refuses_an_untrusted_receiver(tmp_path: Path, processes: Proce
     assert (
         "CERTIFICATE_VERIFY_FAILED" in result.stderr or "certificate verify failed" in result.stderr
     )
+
+
+def _tls_mistakes(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Options naming unusable files, and the line each must print."""
+    pki = make_pki(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other")
+    missing = tmp_path / "missing.pem"
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("not a certificate")
+    cert, key = str(pki["server_cert"]), str(pki["server_key"])
+    return {
+        "missing-cert": (
+            ["--tls-cert", str(missing), "--tls-key", key],
+            f"E: Cannot read the TLS certificate {missing}: No such file or directory",
+        ),
+        "missing-key": (
+            ["--tls-cert", cert, "--tls-key", str(missing)],
+            f"E: Cannot read the TLS key {missing}: No such file or directory",
+        ),
+        "missing-ca": (
+            ["--tls-cert", cert, "--tls-key", key, "--tls-ca", str(missing)],
+            f"E: Cannot read the TLS CA file {missing}: No such file or directory",
+        ),
+        "folder-as-cert": (
+            ["--tls-cert", str(tmp_path), "--tls-key", key],
+            f"E: Cannot read the TLS certificate {tmp_path}: Is a directory",
+        ),
+        "mismatched-key": (
+            ["--tls-cert", cert, "--tls-key", str(other["server_key"])],
+            f"E: The TLS key {other['server_key']} does not match the certificate {cert}",
+        ),
+        "key-as-cert": (
+            ["--tls-cert", key, "--tls-key", key],
+            f"E: The TLS certificate {key} holds no PEM certificate",
+        ),
+        "cert-as-key": (
+            ["--tls-cert", cert, "--tls-key", cert],
+            f"E: The TLS key {cert} holds no PEM private key",
+        ),
+        "garbage-ca": (
+            ["--tls-cert", cert, "--tls-key", key, "--tls-ca", str(garbage)],
+            f"E: The TLS CA file {garbage} holds no PEM certificate",
+        ),
+    }
+
+
+MISTAKES = [
+    "missing-cert",
+    "missing-key",
+    "missing-ca",
+    "folder-as-cert",
+    "mismatched-key",
+    "key-as-cert",
+    "cert-as-key",
+    "garbage-ca",
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_the_receiver_names_a_tls_file_it_cannot_use(tmp_path: Path, mistake: str) -> None:
+    options, line = _tls_mistakes(tmp_path)[mistake]
+    port = free_port()
+    result = run([*DICOMTUI, "storescp", str(port), "-od", str(tmp_path / "in"), *options])
+    assert result.returncode == 1
+    assert result.stderr.strip() == line
+    assert "Cannot listen" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["storescu", "echo"])
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_the_sender_names_a_tls_file_it_cannot_use(
+    tmp_path: Path, command: str, mistake: str
+) -> None:
+    options, line = _tls_mistakes(tmp_path)[mistake]
+    paths = [str(copy_ct(tmp_path / "ct.dcm"))] if command == "storescu" else []
+    # Nothing listens there: the files must be refused before any connection.
+    argv = [*DICOMTUI, command, "127.0.0.1", str(free_port()), *paths, "--tls", *options]
+    result = run(argv)
+    assert result.returncode == 1
+    assert result.stderr.strip() == line
+    assert result.stdout == ""
+
+
+def test_the_apps_receiver_and_sender_say_the_same(tmp_path: Path) -> None:
+    """The app starts the same core receiver and sender: their events carry the words."""
+    from dicomtui.core.bus import EventBus
+    from dicomtui.core.echo import echo
+    from dicomtui.core.events import AssociationFailed, ReceiverFailed
+    from dicomtui.core.receiver import Receiver, ReceiverSettings
+    from dicomtui.core.sender import SenderSettings
+
+    pki = make_pki(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other")
+    events: list[object] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    receiver = Receiver(
+        ReceiverSettings(
+            port=0,
+            output_directory=tmp_path / "in",
+            tls_certificate=pki["server_cert"],
+            tls_key=other["server_key"],
+        ),
+        bus,
+    )
+    with pytest.raises(OSError):
+        receiver.start()
+    assert not receiver.running
+    mismatch = f"The TLS key {other['server_key']} does not match the certificate"
+    [failed] = [e for e in events if isinstance(e, ReceiverFailed)]
+    assert failed.reason.startswith(mismatch)
+
+    missing = tmp_path / "missing.pem"
+    result = echo(SenderSettings(port=free_port(), tls=True, tls_ca=missing), bus)
+    assert result.error == f"Cannot read the TLS CA file {missing}: No such file or directory"
+    [failed_echo] = [e for e in events if isinstance(e, AssociationFailed)]
+    assert failed_echo.reason == result.error
+
+
+def test_peers_that_fail_the_tls_handshake_are_named_in_the_receivers_log(
+    tmp_path: Path, processes: Processes
+) -> None:
+    pki = make_pki(tmp_path)
+    port = free_port()
+    scp = processes.start(
+        [
+            *DICOMTUI,
+            "storescp",
+            str(port),
+            "-v",
+            "-od",
+            str(tmp_path / "inbox"),
+            "--tls-cert",
+            str(pki["server_cert"]),
+            "--tls-key",
+            str(pki["server_key"]),
+            "--tls-ca",
+            str(pki["ca"]),
+        ]
+    )
+    wait_for_port(port, proc=scp)
+    source = str(copy_ct(tmp_path / "ct.dcm"))
+    plain = run([*DICOMTUI, "echo", "127.0.0.1", str(port), "-ta", "5"])
+    no_client_cert = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), source, "--tls-ca", str(pki["ca"])]
+    )
+    log = Processes.stop(scp)
+
+    assert plain.returncode == 1 and no_client_cert.returncode == 1
+    lines = [line for line in log.splitlines() if line.startswith("W: Closing connection from")]
+    # One line for each: wait_for_port's probe, the plain peer, the one without a
+    # certificate (the sender no longer connects again to find out why it failed).
+    assert len(lines) == 3, log
+    assert lines[0].endswith(": it closed the connection during the TLS handshake")
+    assert re.fullmatch(
+        r"W: Closing connection from 127\.0\.0\.1:\d+: it does not speak TLS"
+        r" \(the TLS handshake failed: wrong version number\)",
+        lines[1],
+    )
+    assert re.fullmatch(
+        r"W: Closing connection from 127\.0\.0\.1:\d+: the TLS handshake failed:"
+        r" peer did not return a certificate",
+        lines[2],
+    )
+    assert plain.stderr.splitlines() == [
+        f"E: Association request to 127.0.0.1:{port} failed: the peer closed the connection"
+        " without answering the association request"
+    ]
+    assert "Traceback" not in log
+
+
+def test_a_silent_connection_does_not_hold_up_other_tls_peers(
+    tmp_path: Path,
+    start_receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    from dicomtui.core.bus import EventBus
+    from dicomtui.core.echo import echo
+    from dicomtui.core.events import LogMessage
+    from dicomtui.core.sender import SenderSettings
+
+    pki = make_pki(tmp_path)
+    receiver = start_receiver(
+        tls_certificate=pki["server_cert"], tls_key=pki["server_key"], handshake_timeout=2.0
+    )
+    results: list[object] = []
+    with socket.create_connection(("127.0.0.1", receiver.port)):
+        settings = SenderSettings(port=receiver.port, tls=True, tls_ca=pki["ca"], acse_timeout=10)
+        thread = threading.Thread(target=lambda: results.append(echo(settings, EventBus())))
+        thread.start()
+        thread.join(10)
+        done = not thread.is_alive()
+        wait_until(lambda: receiver.of_type(LogMessage))
+    thread.join(30)
+    assert done, "the echo waited on the silent connection's TLS handshake"
+    assert [r.status for r in results] == [0]  # type: ignore[attr-defined]
+    texts = [e.text for e in receiver.of_type(LogMessage)]
+    assert any(
+        re.fullmatch(r"Closing connection from 127\.0\.0\.1:\d+: no TLS handshake within 2 s", t)
+        for t in texts
+    ), texts

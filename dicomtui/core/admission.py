@@ -85,7 +85,7 @@ class Admission:
                 f"Closing connection from {_peer(event)}: more than "
                 f"{self.policy.max_connections} connections are open",
             )
-            _close(assoc)
+            close_connection(assoc)
             return
         timer = threading.Timer(self.policy.handshake_timeout, self._drop_if_silent, (assoc, event))
         timer.daemon = True
@@ -109,7 +109,7 @@ class Admission:
                 f"Closing connection from {_peer(event)}: no association "
                 f"request within {self.policy.handshake_timeout:g} s",
             )
-            _close(assoc)
+            close_connection(assoc)
 
     # --- association requests --------------------------------------------------------------
 
@@ -194,7 +194,7 @@ def _connected(assoc: Any) -> bool:
     return bool(assoc.is_alive() and getattr(sock, "socket", None) is not None)
 
 
-def _close(assoc: Any) -> None:
+def close_connection(assoc: Any) -> None:
     """End a connection that never became an association.
 
     Closing the socket ends pynetdicom's reader; the association thread would

@@ -54,8 +54,10 @@ def collect_paths(paths: Iterable[str | Path], recurse: bool) -> tuple[list[Path
             found.add(path)
         elif path.is_dir():
             if recurse:
-                for root, _dirs, names in os.walk(path):
+                for root, dirs, names in os.walk(path):
                     found.update(Path(root, name) for name in names)
+                    # os.walk does not enter linked folders: keep them to be reported.
+                    found.update(Path(root, name) for name in dirs if Path(root, name).is_symlink())
             else:
                 found.update(child for child in path.iterdir())
         else:

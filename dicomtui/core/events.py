@@ -138,6 +138,8 @@ class AssociationFailed(Event):
     peer_address: str
     peer_port: int
     reason: str
+    #: The connection was made, but the request came to nothing (aborted, no answer).
+    connected: bool = False
 
 
 # --- DIMSE and PDU traffic ---------------------------------------------------------------

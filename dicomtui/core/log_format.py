@@ -163,6 +163,12 @@ def _(e: AssociationAborted, debug: bool) -> list[LogLine]:
 
 @_on(AssociationFailed)
 def _(e: AssociationFailed, debug: bool) -> list[LogLine]:
+    if e.connected:
+        return [
+            LogLine(
+                ERR, f"Association request to {e.peer_address}:{e.peer_port} failed: {e.reason}"
+            )
+        ]
     return [
         LogLine(
             ERR,

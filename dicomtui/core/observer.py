@@ -120,6 +120,84 @@ def _dimse_event(event: Any, side: Side, incoming: bool) -> DimseMessage:
     )
 
 
+#: A-ASSOCIATE-RJ fields (PS3.8 9.3.4), as DCMTK and pynetdicom's apps name them.
+_RESULTS = {1: "Rejected Permanent", 2: "Rejected Transient"}
+_SOURCES = {
+    1: "Service User",
+    2: "Service Provider (ACSE)",
+    3: "Service Provider (Presentation)",
+}
+_REASONS = {
+    (1, 1): "No reason given",
+    (1, 2): "Application context name not supported",
+    (1, 3): "Calling AE title not recognised",
+    (1, 7): "Called AE title not recognised",
+    (2, 1): "No reason given",
+    (2, 2): "Protocol version not supported",
+    (3, 1): "Temporary congestion",
+    (3, 2): "Local limit exceeded",
+}
+
+
+def rejection(assoc: Any) -> Any | None:
+    """The A-ASSOCIATE-RJ the peer answered our request with, or None.
+
+    pynetdicom can miss one: its reader thread may take the RJ and close the
+    socket before the requesting thread checks the connection, which then aborts
+    with the RJ still first in the DUL's queue. Either way, no second connection
+    is needed to find out.
+    """
+    if assoc.is_acceptor:
+        return None
+    if assoc.is_rejected:
+        return getattr(assoc.acceptor, "primitive", None)
+    waiting = assoc.dul.peek_next_pdu()
+    if type(waiting).__name__ == "A_ASSOCIATE" and getattr(waiting, "result", None) in _RESULTS:
+        return waiting
+    return None
+
+
+def rejection_text(primitive: Any) -> str:
+    """``Result: Rejected Permanent, Source: Service User, Reason: ...``."""
+    result = int(getattr(primitive, "result", 0) or 0)
+    source = int(getattr(primitive, "result_source", 0) or 0)
+    diagnostic = int(getattr(primitive, "diagnostic", 0) or 0)
+    return (
+        f"Result: {_RESULTS.get(result, f'0x{result:02X}')},"
+        f" Source: {_SOURCES.get(source, f'0x{source:02X}')},"
+        f" Reason: {_REASONS.get((source, diagnostic), f'0x{diagnostic:02X}')}"
+    )
+
+
+class RequestWatch:
+    """Handlers for an association we request: did the connection open, and what
+    answered the request. Enough to say why it failed without connecting again."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.answer: Any = None
+
+    def handlers(self) -> list[Handler]:
+        return [(evt.EVT_CONN_OPEN, self._on_conn_open), (evt.EVT_ACSE_RECV, self._on_acse_recv)]
+
+    def _on_conn_open(self, event: Any) -> None:
+        self.connected = True
+
+    def _on_acse_recv(self, event: Any) -> None:
+        self.answer = event.primitive
+
+    def unanswered(self, assoc: Any, acse_timeout: float | None) -> str:
+        """Why a request on an open connection came to nothing (not a rejection)."""
+        # As with rejections, the answer may still wait in the DUL's queue.
+        answer = self.answer if self.answer is not None else assoc.dul.peek_next_pdu()
+        kind = type(answer).__name__
+        if kind == "A_ABORT":
+            return "the peer aborted the association request (A-ABORT)"
+        if kind == "A_P_ABORT":
+            return "the peer closed the connection without answering the association request"
+        return f"no answer to the association request within {acse_timeout or 0:g} s"
+
+
 class AssociationObserver:
     """Binds pynetdicom notification handlers that publish to ``bus``.
 
@@ -224,20 +302,18 @@ class AssociationObserver:
         )
 
     def _on_rejected(self, event: Any) -> None:
-        assoc = event.assoc
+        primitive = getattr(event.assoc.acceptor, "primitive", None)
+        self._publish_rejection(event.assoc, primitive)
+
+    def _publish_rejection(self, assoc: Any, primitive: Any) -> None:
         host, port = _peer(assoc)
-        primitive = getattr(assoc.acceptor, "primitive", None)
-        try:
-            reason = f"{primitive.reason_str}" if primitive is not None else ""
-        except Exception:
-            reason = ""
         self.bus.publish(
             AssociationRejected(
                 side=self.side,
                 assoc_id=association_id(assoc),
                 peer_address=host,
                 peer_port=port,
-                reason=reason,
+                reason=rejection_text(primitive) if primitive is not None else "",
             )
         )
 
@@ -246,6 +322,10 @@ class AssociationObserver:
 
     def _on_aborted(self, event: Any) -> None:
         assoc = event.assoc
+        rejected = rejection(assoc)
+        if rejected is not None:  # pynetdicom missed it: see rejection()
+            self._publish_rejection(assoc, rejected)
+            return
         reason = ""
         if not assoc.accepted_contexts and assoc.rejected_contexts and not assoc.is_acceptor:
             reason = "no accepted presentation contexts"

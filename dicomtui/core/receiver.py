@@ -20,7 +20,7 @@ from pydicom.uid import UID
 from pynetdicom import AE, evt
 from pynetdicom.presentation import PresentationContext
 
-from dicomtui.core.admission import Admission, AdmissionPolicy
+from dicomtui.core.admission import Admission, AdmissionPolicy, close_connection
 from dicomtui.core.bus import EventBus
 from dicomtui.core.deflated import inflate_received
 from dicomtui.core.dicom_tables import (
@@ -70,6 +70,7 @@ from dicomtui.core.storage import (
     place_received_file,
     spool_directory,
 )
+from dicomtui.core.tls import TlsFileError, server_context, server_handshake
 
 DEFAULT_MAX_PDU = 16382
 
@@ -220,14 +221,10 @@ def pdu_limit(max_pdu: int) -> int:
 
 
 def server_tls_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
+    """None without TLS; raises :class:`TlsFileError` naming a file that cannot be used."""
     if settings.tls_certificate is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_certificate, settings.tls_key)
-    if settings.tls_ca is not None:
-        context.load_verify_locations(settings.tls_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return server_context(settings.tls_certificate, settings.tls_key, settings.tls_ca)
 
 
 def remove_stale_partials(directory: Path, older_than: float = 24 * 3600) -> None:
@@ -415,6 +412,11 @@ class Receiver:
                 (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
             ]
             try:
+                tls = server_tls_context(s)
+            except TlsFileError as exc:
+                self.bus.publish(ReceiverFailed(side=Side.RECEIVER, reason=str(exc)))
+                raise OSError(errno.EINVAL, str(exc)) from exc
+            try:
                 if s.promiscuous:
                     handlers += Promiscuous(context_maker(s)).handlers(evt)
                 ae = self._make_ae()
@@ -423,7 +425,7 @@ class Receiver:
                     block=False,
                     evt_handlers=handlers,
                     contexts=supported_contexts(s),
-                    ssl_context=server_tls_context(s),
+                    ssl_context=tls,
                 )
             except OSError as exc:
                 reason = describe_bind_error(exc, s)
@@ -456,6 +458,8 @@ class Receiver:
     # --- handlers (pynetdicom threads) -------------------------------------------------
 
     def _on_conn_open(self, event: Any) -> None:
+        if not self._tls_handshake(event):
+            return
         if not self._patched:
             return  # pynetdicom's plain path (the user was told why)
         try:
@@ -489,6 +493,27 @@ class Receiver:
         )
         read_pdus_directly(assoc, pdu_limit(s.max_pdu))
         answer_promptly(assoc, self._association_over)
+
+    def _tls_handshake(self, event: Any) -> bool:
+        """With TLS, complete the handshake here, on the connection's thread; a peer
+        that fails it is named in the log and its connection closed."""
+        transport = getattr(event.assoc.dul, "socket", None)
+        problem = server_handshake(
+            getattr(transport, "socket", None), self.settings.handshake_timeout
+        )
+        if not problem:
+            return True
+        if getattr(transport, "socket", None) is not None:  # else closed, and said why, already
+            address = event.address or ("", 0)
+            self.bus.publish(
+                LogMessage(
+                    side=Side.RECEIVER,
+                    level=Level.WARNING,
+                    text=f"Closing connection from {address[0]}:{address[1]}: {problem}",
+                )
+            )
+            close_connection(event.assoc)
+        return False
 
     def _on_c_store(self, event: Any) -> int:
         return store_received(event, self.settings, self._output_directory, self.bus)

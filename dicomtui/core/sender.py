@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import ssl
@@ -45,12 +46,13 @@ from dicomtui.core.events import (
     SendStarted,
     Side,
 )
-from dicomtui.core.observer import AssociationObserver
+from dicomtui.core.observer import AssociationObserver, RequestWatch, rejection, rejection_text
 from dicomtui.core.pynetdicom_seam import check as check_seam
 from dicomtui.core.pynetdicom_seam import forward_warnings
 from dicomtui.core.pynetdicom_seam import report as report_seam
 from dicomtui.core.pynetdicom_setup import configure_pynetdicom, pace_outgoing
 from dicomtui.core.requestor_reactor import exchange, own_responses, owns_responses, release
+from dicomtui.core.tls import TlsFileError, client_context
 from dicomtui.core.tracking import Tally
 from dicomtui.core.transcode import Loss, TranscodeError, decompress_file, is_decompressible
 
@@ -106,12 +108,10 @@ class SenderSettings:
 
 
 def client_tls_context(settings: SenderSettings) -> ssl.SSLContext | None:
+    """None without TLS; raises :class:`TlsFileError` naming a file that cannot be used."""
     if not settings.tls:
         return None
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca)
-    if settings.tls_certificate is not None:
-        context.load_cert_chain(settings.tls_certificate, settings.tls_key)
-    return context
+    return client_context(settings.tls_ca, settings.tls_certificate, settings.tls_key)
 
 
 ContextKey = tuple[str, tuple[str, ...]]
@@ -268,6 +268,27 @@ def _own_responses(event: Any) -> None:
     own_responses(event.assoc)
 
 
+def bind_problem(host: str, bind_address: str) -> str:
+    """Why the calling socket cannot be bound to ``bind_address`` to reach ``host``
+    ("" if it can, or if only connecting will tell)."""
+    if not bind_address:
+        return ""
+    try:
+        local = {entry[0] for entry in socket.getaddrinfo(bind_address, 0)}
+    except (OSError, UnicodeError) as exc:
+        why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+        return f"cannot resolve the bind address {bind_address!r}{why}"
+    try:
+        remote = {entry[0] for entry in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return ""  # said when connecting, naming the peer
+    if local.isdisjoint(remote):
+        return (
+            f"cannot reach {host} from the bind address {bind_address}: one is IPv4, the other IPv6"
+        )
+    return ""
+
+
 def request_association(
     ae: AE,
     settings: SenderSettings,
@@ -283,55 +304,75 @@ def request_association(
     :class:`AssociationFailed`; rejections and aborts were published by the observer.
     """
     s = settings
-    patched = check_seam().usable
-    if patched:
-        handlers = [*handlers, (evt.EVT_CONN_OPEN, _own_responses)]
-    try:
-        tls = client_tls_context(s)
-        assoc = ae.associate(
-            s.host,
-            s.port,
-            ae_title=s.called_ae_title,
-            max_pdu=s.max_pdu,
-            evt_handlers=handlers,
-            ext_neg=ext_neg,
-            bind_address=(bind_for(s.host, s.bind_address), 0),
-            tls_args=(tls, s.host) if tls is not None else None,
-        )
-    except (OSError, ValueError, RuntimeError) as exc:
-        reason = (
-            f"cannot resolve {s.host!r} ({exc.strerror})"
-            if isinstance(exc, socket.gaierror)
-            else str(exc)
-        )
+
+    def failed(reason: str) -> tuple[None, str]:
         bus.publish(
             AssociationFailed(
                 side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
             )
         )
         return None, reason
+
+    try:
+        tls = client_tls_context(s)
+    except TlsFileError as exc:
+        return failed(str(exc))
+    problem = bind_problem(s.host, s.bind_address)
+    if problem:
+        return failed(problem)
+    bind = bind_for(s.host, s.bind_address)
+    watch = RequestWatch()
+    patched = check_seam().usable
+    if patched:  # our reactor: every response reaches the request's sender
+        handlers = [*handlers, (evt.EVT_CONN_OPEN, _own_responses)]
+    try:
+        assoc = ae.associate(
+            s.host,
+            s.port,
+            ae_title=s.called_ae_title,
+            max_pdu=s.max_pdu,
+            evt_handlers=[*handlers, *watch.handlers()],
+            ext_neg=ext_neg,
+            bind_address=(bind, 0),
+            tls_args=(tls, s.host) if tls is not None else None,
+        )
+    except socket.gaierror as exc:  # the bind address resolved above: this is the peer
+        return failed(f"cannot resolve {s.host!r} ({exc.strerror})")
+    except OSError as exc:
+        # pynetdicom reports a peer it cannot reach itself: what raises here is
+        # making the calling socket, bound to the bind address, before connecting.
+        where = bind or "any local address"
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return failed(f"cannot send from {where}: it is not an address of this machine")
+        return failed(f"cannot send from {where}: {exc.strerror or exc}")
+    except (ValueError, RuntimeError) as exc:
+        return failed(str(exc))
     if assoc.is_established and patched:
         if not owns_responses(assoc):
             # pynetdicom's reactor could take responses away: better no association.
             assoc.abort()
-            reason = "cannot take over the association's responses from pynetdicom"
-            bus.publish(
-                AssociationFailed(
-                    side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason
-                )
-            )
-            return assoc, reason
+            return failed("cannot take over the association's responses from pynetdicom")
         pace_outgoing(assoc.dul, assoc.dimse.maximum_pdu_size)
         return assoc, ""
     if assoc.is_established:
         return assoc, ""
-    if assoc.is_rejected:
-        return assoc, "association rejected"
+    rejected = rejection(assoc)
+    if rejected is not None:  # published by the observer
+        return assoc, f"association rejected ({rejection_text(rejected)})"
     if assoc.is_aborted and (assoc.accepted_contexts or assoc.rejected_contexts):
         return assoc, "no accepted presentation contexts"
-    reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, client_tls_context(s))
+    if watch.connected:
+        reason = watch.unanswered(assoc, s.acse_timeout)
+    else:  # pynetdicom keeps why to itself: ask once more
+        reason = diagnose_connection(s.host, s.port, s.acse_timeout or 30, tls)
     bus.publish(
-        AssociationFailed(side=Side.SENDER, peer_address=s.host, peer_port=s.port, reason=reason)
+        AssociationFailed(
+            side=Side.SENDER,
+            peer_address=s.host,
+            peer_port=s.port,
+            reason=reason,
+            connected=watch.connected,
+        )
     )
     return assoc, reason
 
@@ -356,6 +397,8 @@ class SendJob:
         self._cancel = threading.Event()
         self.result: SendFinished | None = None
         self.failed_paths: list[Path] = []
+        #: Paths given that do not exist (a mistake the exit status tells, as DCMTK's does).
+        self.missing_paths: list[Path] = []
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -370,6 +413,7 @@ class SendJob:
     def scan(self) -> tuple[list[DicomFile], int]:
         """The sendable files, and how many paths were skipped (each published with its reason)."""
         files, missing = collect_paths(self.paths, self.settings.recurse)
+        self.missing_paths = missing
         for path in missing:
             self._publish_skip(path, "Cannot access path")
         sendable: list[DicomFile] = []

@@ -22,14 +22,19 @@ def check_port(value: int, *, allow_zero: bool = False) -> int:
 
 
 def check_ae_title(value: str, what: str = "AE title") -> str:
-    """1 to 16 printable characters, not all spaces, no backslash (PS3.5 AE)."""
-    if (
-        not value.strip()
-        or len(value) > 16
-        or "\\" in value
-        or not all(" " <= c <= "~" for c in value)
-    ):
-        raise ValueError(f"The {what} must be 1 to 16 characters, without backslashes")
+    """1 to 16 printable ASCII characters, not all spaces, no backslash (PS3.5 AE).
+
+    The error names what is wrong with this value, not only the rule.
+    """
+    if not value.strip():
+        raise ValueError(f"The {what} must not be empty")
+    if len(value) > 16:
+        raise ValueError(f"The {what} must be at most 16 characters, not {len(value)}")
+    if "\\" in value:
+        raise ValueError(f"The {what} must not contain a backslash")
+    for char in value:
+        if not " " <= char <= "~":
+            raise ValueError(f"The {what} must be printable ASCII characters: {char!r} is not")
     return value
 
 

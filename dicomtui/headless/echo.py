@@ -16,6 +16,7 @@ from dicomtui.headless.options import (
     add_tls_options,
     check_common,
     optional_path,
+    sender_tls_usable,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> int:
         tls_certificate=optional_path(args.tls_cert),
         tls_key=optional_path(args.tls_key),
     )
+    if not sender_tls_usable(settings, quiet=printer.threshold is None):
+        return 1
     result = echo(settings, bus, want_pdu_dumps=printer.pdu_dumps)
     # The result is the point of this command: show it unless quiet, even when
     # the level hides successes.

@@ -11,6 +11,9 @@ from pathlib import Path
 from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level
 from dicomtui.core.report import TransferReport, write_report
+from dicomtui.core.sender import SenderSettings, client_tls_context
+from dicomtui.core.tls import TlsFileError
+from dicomtui.core.validation import check_port, parse_ae_title
 
 DEFAULT_MAX_PDU = 16382
 
@@ -126,16 +129,48 @@ def add_network_options(parser: argparse.ArgumentParser, *, scp: bool) -> argpar
     return group
 
 
-def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+#: Every AE title option: its flags and what the validator calls it.
+_AE_TITLE_OPTIONS = {
+    "ae_title": ("-aet/--ae-title", "AE title"),
+    "calling_aet": ("-aet/--calling-aet", "calling AE title"),
+    "called_aet": ("-aec/--called-aet", "called AE title"),
+}
+
+
+def check_common(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, listening: bool = False
+) -> None:
+    """Usage errors shared by the commands. ``listening``: the port is our own
+    (0 picks a free one); otherwise it is the peer's."""
+    try:
+        check_port(args.port, allow_zero=listening)
+    except ValueError as exc:
+        parser.error(f"{exc}, not {args.port}")
     if args.max_pdu < 0:
         parser.error("-pdu/--max-pdu must be 0 (unlimited) or a positive number of bytes")
     for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be a positive number of seconds")
-    for name in ("ae_title", "calling_aet", "called_aet"):
+    for name, (flags, what) in _AE_TITLE_OPTIONS.items():
         value = getattr(args, name, None)
-        if value is not None and not (0 < len(value.strip()) <= 16):
-            parser.error(f"AE titles are 1 to 16 characters: {value!r}")
+        if value is not None:
+            setattr(args, name, checked(parser, flags, parse_ae_title, value, what))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+
+
+def checked(
+    parser: argparse.ArgumentParser,
+    flags: str,
+    check: Callable[[str, str], str],
+    value: str,
+    what: str,
+) -> str:
+    """``check(value, what)``, or a usage error that names the option."""
+    try:
+        return check(value, what)
+    except ValueError as exc:
+        parser.error(f"{flags}: {exc}")
 
 
 def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
@@ -157,6 +192,18 @@ def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
             "--tls-cert", metavar="PEM", help="client certificate, if the peer asks for one"
         )
         group.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+
+
+def sender_tls_usable(settings: SenderSettings, quiet: bool) -> bool:
+    """Whether the sender's certificate, key and CA files can be used; if not, says
+    which and why in one line, before anything is sent."""
+    try:
+        client_tls_context(settings)
+    except TlsFileError as exc:
+        if not quiet:
+            print(f"E: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def optional_path(value: str | None) -> Path | None:

@@ -12,12 +12,14 @@ from dicomtui.core.bus import EventBus
 from dicomtui.core.events import Level, LogMessage, Side
 from dicomtui.core.receiver import PreferredSyntax, Receiver, ReceiverSettings
 from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
+from dicomtui.core.validation import check_ae_title
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
     add_report_option,
     add_tls_options,
     check_common,
+    checked,
     optional_path,
     report_writer,
     threshold,
@@ -196,11 +198,11 @@ def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    check_common(parser, args)
-    if not 0 <= args.port <= 65535:
-        parser.error(f"port must be between 0 and 65535, not {args.port}")
-    if bool(args.tls_cert) != bool(args.tls_key):
-        parser.error("--tls-cert and --tls-key go together")
+    check_common(parser, args, listening=True)
+    args.allow_calling = [
+        checked(parser, "--allow-calling", check_ae_title, title, "allowed calling AE title")
+        for title in args.allow_calling
+    ]
     try:
         parse_networks(tuple(args.allow_address))
     except ValueError as exc:

@@ -20,6 +20,7 @@ from dicomtui.headless.options import (
     check_common,
     optional_path,
     report_writer,
+    sender_tls_usable,
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
@@ -117,8 +118,6 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
-    if not 1 <= args.port <= 65535:
-        parser.error(f"port must be between 1 and 65535, not {args.port}")
 
     bus = EventBus()
     printer = LinePrinter(threshold(args))
@@ -132,7 +131,10 @@ def main(argv: list[str]) -> int:
         bus.publish(LogMessage(side=Side.SENDER, level=Level.DEBUG, text=""))
 
     write_report = report_writer(parser, args, bus)
-    job = SendJob(settings_from_args(args), args.path, bus, want_pdu_dumps=printer.pdu_dumps)
+    settings = settings_from_args(args)
+    if not sender_tls_usable(settings, quiet=printer.threshold is None):
+        return 1
+    job = SendJob(settings, args.path, bus, want_pdu_dumps=printer.pdu_dumps)
     worker = threading.Thread(target=job.run, name="storescu", daemon=True)
     signals = StopSignals()
     worker.start()
@@ -161,5 +163,10 @@ def main(argv: list[str]) -> int:
     if printer.threshold is not None and printer.threshold > Level.INFO:
         # Verbose modes printed it already, from the event.
         print(send_summary(result))
-    ok = result.failed == 0 and result.not_attempted == 0 and not result.association_error
+    ok = (
+        result.failed == 0
+        and result.not_attempted == 0
+        and not result.association_error
+        and not job.missing_paths
+    )
     return 0 if ok and not result.cancelled else 1

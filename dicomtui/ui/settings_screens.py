@@ -15,8 +15,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
-from dicomtui.core.sender import RequestSyntax, SenderSettings
+from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings, server_tls_context
+from dicomtui.core.sender import RequestSyntax, SenderSettings, client_tls_context
 from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
 from dicomtui.core.validation import (
     MAX_PDU_LIMIT,
@@ -202,7 +202,7 @@ class ReceiverSettingsScreen(SettingsForm):
         output = str(self.value("output")).strip()
         if not output:
             raise ValueError("Name an output folder")
-        return dataclasses.replace(
+        settings = dataclasses.replace(
             self.settings,
             port=parse_port(self.value("port"), allow_zero=True),
             ae_title=parse_ae_title(self.value("ae-title"), "AE title"),
@@ -232,6 +232,10 @@ class ReceiverSettingsScreen(SettingsForm):
             tls_key=parse_optional_file(self.value("tls-key"), "TLS key"),
             tls_ca=parse_optional_file(self.value("tls-ca"), "CA"),
         )
+        if settings.tls_key is not None and settings.tls_certificate is None:
+            raise ValueError("A TLS private key needs its certificate")
+        server_tls_context(settings)  # the words the receiver would fail with
+        return settings
 
 
 class SenderOptionsScreen(SettingsForm):
@@ -267,7 +271,7 @@ class SenderOptionsScreen(SettingsForm):
         ]
 
     def build(self) -> SenderSettings:
-        return dataclasses.replace(
+        settings = dataclasses.replace(
             self.settings,
             calling_ae_title=parse_ae_title(self.value("calling"), "calling AE title"),
             required_contexts=bool(self.value("cx")),
@@ -284,3 +288,5 @@ class SenderOptionsScreen(SettingsForm):
             tls_certificate=parse_optional_file(self.value("tls-cert"), "client certificate"),
             tls_key=parse_optional_file(self.value("tls-key"), "client key"),
         )
+        client_tls_context(settings)  # the words the sender would fail with
+        return settings
