@@ -22,9 +22,9 @@ from pathlib import Path
 from textual import events
 from textual.widgets import Input
 
-from dicomtui.core.events import Level
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.events import Level
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
 from dicomtui.ui.launch import DEFAULT_MAX_PDU
 

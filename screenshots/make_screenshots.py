@@ -24,11 +24,12 @@ from pydicom.uid import generate_uid
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.config import Node
-from dicomtui.core.events import AssociationRequested, Side
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.config.schema import Node
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import AssociationRequested, Side
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
 from dicomtui.ui.inspect_screen import DicomPicture, InspectScreen
 from dicomtui.ui.nodes_screen import NodesScreen

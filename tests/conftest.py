@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from helpers import Processes
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Event
-from dicomtui.core.receiver import Receiver, ReceiverSettings
+from dicomtui.core.scp.receiver import Receiver
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Event
 
 
 @pytest.fixture(autouse=True)

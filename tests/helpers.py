@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dicomtui.core.dicom_files import DicomFile, inspect_file
+from dicomtui.core.dicom.files import DicomFile, inspect_file
 
 DICOMTUI = [sys.executable, "-m", "dicomtui"]
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dicomtui.core.config import AppPreferences, ConfigNotSaved, Node, load_config, save_config
-from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
-from dicomtui.core.sender import RequestSyntax, SenderSettings
-from dicomtui.core.storage import StorageLayout
+from dicomtui.core.config.file import ConfigNotSaved, load_config, save_config
+from dicomtui.core.config.schema import AppPreferences, Node
+from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
+from dicomtui.core.scp.storage import StorageLayout
+from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
 
 RECEIVER = ReceiverSettings(port=11112, ae_title="DICOMTUI")
 SENDER = SenderSettings(calling_ae_title="DICOMTUI")

@@ -9,20 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dicomtui.core.bus import EventBus, EventQueue
-from dicomtui.core.dicom_files import DicomFile
-from dicomtui.core.events import (
-    AssociationAborted,
-    AssociationAccepted,
-    DimseMessage,
-    Level,
-    LogMessage,
-    ObjectReceived,
-    Side,
-)
-from dicomtui.core.log_format import format_event
-from dicomtui.core.sender import SenderSettings, plan_batches
-from dicomtui.core.storage import (
+from dicomtui.core.dicom.files import DicomFile
+from dicomtui.core.scp.storage import (
     DuplicatePolicy,
     DuplicateRefused,
     UnsafePath,
@@ -31,6 +19,19 @@ from dicomtui.core.storage import (
     place_received_file,
     safe_uid,
 )
+from dicomtui.core.scu.planning import plan_batches
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus, EventQueue
+from dicomtui.core.stream.events import (
+    AssociationAborted,
+    AssociationAccepted,
+    DimseMessage,
+    Level,
+    LogMessage,
+    ObjectReceived,
+    Side,
+)
+from dicomtui.core.stream.log_format import format_event
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
@@ -223,7 +224,7 @@ def test_core_never_imports_textual() -> None:
     ],
 )
 def test_folder_names_from_any_text_stay_plain(value: str, folder: str) -> None:
-    from dicomtui.core.storage import safe_folder
+    from dicomtui.core.scp.storage import safe_folder
 
     assert safe_folder(value, "none") == folder
 
@@ -234,7 +235,7 @@ def test_a_spool_file_writes_pieces_whole_when_the_system_takes_a_few_bytes_at_a
     """writev may write less than it was given; what follows must not be lost or doubled."""
     import os
 
-    from dicomtui.core.pynetdicom_setup import SpoolFile
+    from dicomtui.core.net.spool_file import SpoolFile
 
     real_writev = os.writev
 

@@ -21,10 +21,11 @@ import pytest
 from factory import CT_IMAGE, make_object
 from helpers import DICOMTUI, Processes, free_port, require_tool, run, wait_for_port
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.echo import echo
-from dicomtui.core.events import EchoResult
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.scu.echo import echo
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import EchoResult
 
 INSTANT_SCP = Path(__file__).with_name("instant_scp.py")
 NODELAY = {"TCP_NODELAY": "1"}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydicom.filewriter import write_file_meta_info
 from pynetdicom.dsutils import create_file_meta
 
-from dicomtui.core.file_meta import FileMeta, encode_file_meta, write_received_file_meta
+from dicomtui.core.dicom.file_meta import FileMeta, encode_file_meta, write_received_file_meta
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,8 +17,9 @@ from helpers import dataset_bytes, stored_files
 from pydicom.uid import ExplicitVRLittleEndian
 from raw_dicom import associate_rq, c_store_rq, p_data, release_rq
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
 
 ITERATIONS = int(os.environ.get("DICOMTUI_FUZZ_ITERATIONS", "2000"))
 EXPLICIT = str(ExplicitVRLittleEndian)

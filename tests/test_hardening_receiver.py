@@ -30,9 +30,10 @@ from raw_dicom import (
     store_status,
 )
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import AssociationRejected, LogMessage, ObjectLost, ObjectReceived
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import AssociationRejected, LogMessage, ObjectLost, ObjectReceived
 
 
 def send(port: int, *paths: Path, **settings: object) -> object:
@@ -144,7 +145,7 @@ def test_no_space_answers_a700_and_keeps_serving(tmp_path: Path) -> None:
 
 
 def dataset_uid(path: Path) -> str:
-    from dicomtui.core.dicom_files import DicomFile, inspect_file
+    from dicomtui.core.dicom.files import DicomFile, inspect_file
 
     found = inspect_file(path)
     assert isinstance(found, DicomFile)
@@ -162,7 +163,7 @@ def dataset_uid(path: Path) -> str:
 def test_the_same_uid_twice_follows_the_policy(
     start_receiver, tmp_path: Path, policy: str, second_status: int, files: list[str]
 ) -> None:
-    from dicomtui.core.storage import DuplicatePolicy
+    from dicomtui.core.scp.storage import DuplicatePolicy
 
     running = start_receiver(duplicates=DuplicatePolicy(policy))
     first = copy_ct(tmp_path / "first.dcm", sop_instance="1.2.3.4")

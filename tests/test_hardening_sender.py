@@ -11,9 +11,10 @@ from factory import copy_ct, make_object
 from helpers import DICOMTUI, run
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import FileSent, FileSkipped, ObjectReceived
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import FileSent, FileSkipped, ObjectReceived
 
 
 class ScriptedScp:
@@ -129,7 +130,7 @@ def test_a_peer_that_vanishes_mid_send(tmp_path: Path) -> None:
 
 
 def test_a_peer_with_only_an_ipv6_address_is_reached(start_receiver) -> None:  # type: ignore[no-untyped-def]
-    from dicomtui.core.echo import echo
+    from dicomtui.core.scu.echo import echo
 
     try:
         with socket.socket(socket.AF_INET6) as probe:

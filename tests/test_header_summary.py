@@ -9,8 +9,8 @@ import pytest
 from factory import copy_ct, make_object
 from pydicom.filereader import read_file_meta_info
 
-from dicomtui.core.dicom_files import read_summary
-from dicomtui.core.header_summary import summarize
+from dicomtui.core.dicom.files import read_summary
+from dicomtui.core.dicom.header_summary import summarize
 
 TEST_FILES = sorted((Path(pydicom.__file__).parent / "data" / "test_files").rglob("*.dcm"))
 
@@ -77,8 +77,8 @@ def test_a_deflated_header_is_read_from_its_inflated_start(
 ) -> None:
     """The receiver inflates a deflated data set once (to check it); its start is
     enough for the summary, without pydicom inflating all of it again."""
-    from dicomtui.core import header_summary
-    from dicomtui.core.deflated import inflate_received
+    from dicomtui.core.dicom import header_summary
+    from dicomtui.core.scp.deflated import inflate_received
 
     path = make_object(
         tmp_path / "x.dcm", transfer_syntax="1.2.840.10008.1.2.1.99", patient="ÉCOLE^ANNE"

@@ -11,7 +11,7 @@ from factory import copy_ct
 from helpers import DICOMTUI, run
 
 from dicomtui.cli import main
-from dicomtui.core.events import ObjectReceived
+from dicomtui.core.stream.events import ObjectReceived
 
 
 def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

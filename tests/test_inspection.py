@@ -20,7 +20,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from dicomtui.core.inspection import (
+from dicomtui.core.dicom.inspection import (
     InspectError,
     TagNode,
     count_matches,

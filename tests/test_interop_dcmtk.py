@@ -18,8 +18,9 @@ from helpers import (
 )
 from pydicom import dcmread
 
-from dicomtui.core.dicom_files import DicomFile, inspect_file
-from dicomtui.core.dicom_tables import EXPLICIT_LITTLE, is_uncompressed
+from dicomtui.core.dicom.files import DicomFile, inspect_file
+from dicomtui.core.dicom.tables import is_uncompressed
+from dicomtui.core.dicom.uids import EXPLICIT_LITTLE
 
 NODELAY = {"TCP_NODELAY": "1"}
 DCMTK_STORESCP_REFUSES = {"1.2.840.10008.1.2.4.57"}

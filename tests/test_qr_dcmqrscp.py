@@ -11,11 +11,11 @@ import pytest
 from helpers import DICOMTUI, Processes, free_port, require_tool, run, stored_files, wait_for_port
 from test_orthanc import make_study
 
-from dicomtui.core.bus import EventBus
 from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.models import Model
 from dicomtui.core.qr.query import build_query
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -14,20 +14,20 @@ from pydicom import dcmread
 from pydicom.uid import generate_uid
 from test_orthanc import Orthanc, make_study, start_orthanc
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import (
+from dicomtui.core.qr.find import FindJob
+from dicomtui.core.qr.get import GetJob
+from dicomtui.core.qr.models import Model
+from dicomtui.core.qr.query import build_query
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import (
     Event,
     LogMessage,
     ObjectReceived,
     QueryResponse,
     RetrieveProgress,
 )
-from dicomtui.core.qr.find import FindJob
-from dicomtui.core.qr.get import GetJob
-from dicomtui.core.qr.models import Model
-from dicomtui.core.qr.query import build_query
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings
 
 __all__ = ["start_orthanc"]  # the fixture, used by name
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydicom.dataset import Dataset
 
-from dicomtui.core.events import RetrieveFinished, Side
-from dicomtui.core.log_format import format_event
 from dicomtui.core.qr.models import Model, Operation, model_uid
 from dicomtui.core.qr.query import QueryError, build_query
 from dicomtui.core.qr.status import status_words
+from dicomtui.core.stream.events import RetrieveFinished, Side
+from dicomtui.core.stream.log_format import format_event
 
 
 def test_keyword_tag_and_sequence_paths() -> None:

@@ -26,11 +26,12 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate
 from pynetdicom import AE, AllStoragePresentationContexts, build_context
 from raw_dicom import RawPeer, associate_rq, c_store_rq, p_data, release_rq, store_status
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.config import load_config
-from dicomtui.core.events import FileSent, ObjectReceived
-from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.config.file import load_config
+from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import FileSent, ObjectReceived
 from dicomtui.headless import storescp
 
 EXPLICIT = str(ExplicitVRLittleEndian)

@@ -22,8 +22,8 @@ from raw_dicom import (
     store_status,
 )
 
-from dicomtui.core import pdu_reader
-from dicomtui.core.events import ConnectionClosed, ObjectLost, ObjectReceived
+from dicomtui.core.net import pdu_reader
+from dicomtui.core.stream.events import ConnectionClosed, ObjectLost, ObjectReceived
 
 
 def every_name(directory: Path) -> list[str]:

@@ -14,11 +14,11 @@ import pytest
 from factory import copy_ct
 from helpers import DICOMTUI, Processes, free_port, require_tool, run, wait_for_port
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.echo import echo
-from dicomtui.core.events import AssociationAborted, AssociationFailed, EchoResult, Event
-from dicomtui.core.log_format import format_event
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.echo import echo
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import AssociationAborted, AssociationFailed, EchoResult, Event
+from dicomtui.core.stream.log_format import format_event
 
 
 class ScriptedAcceptor:

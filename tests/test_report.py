@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from dicomtui.core.events import FileSent, ObjectLost, ObjectReceived, Side
-from dicomtui.core.report import Throughput, TransferReport, write_report
+from dicomtui.core.stream.events import FileSent, ObjectLost, ObjectReceived, Side
+from dicomtui.core.stream.report import Throughput, TransferReport, write_report
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 

@@ -10,9 +10,10 @@ from factory import make_object
 from helpers import stored_files
 from pynetdicom import AE, build_context
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import FileSent
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import FileSent
 from dicomtui.headless import storescp, storescu
 
 SEEDS = Path(__file__).parent / "seeds"

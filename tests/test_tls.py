@@ -268,11 +268,12 @@ def test_the_sender_names_a_tls_file_it_cannot_use(
 
 def test_the_apps_receiver_and_sender_say_the_same(tmp_path: Path) -> None:
     """The app starts the same core receiver and sender: their events carry the words."""
-    from dicomtui.core.bus import EventBus
-    from dicomtui.core.echo import echo
-    from dicomtui.core.events import AssociationFailed, ReceiverFailed
-    from dicomtui.core.receiver import Receiver, ReceiverSettings
-    from dicomtui.core.sender import SenderSettings
+    from dicomtui.core.scp.receiver import Receiver
+    from dicomtui.core.scp.settings import ReceiverSettings
+    from dicomtui.core.scu.echo import echo
+    from dicomtui.core.scu.settings import SenderSettings
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import AssociationFailed, ReceiverFailed
 
     pki = make_pki(tmp_path)
     (tmp_path / "other").mkdir()
@@ -359,10 +360,10 @@ def test_a_silent_connection_does_not_hold_up_other_tls_peers(
     tmp_path: Path,
     start_receiver,  # type: ignore[no-untyped-def]
 ) -> None:
-    from dicomtui.core.bus import EventBus
-    from dicomtui.core.echo import echo
-    from dicomtui.core.events import LogMessage
-    from dicomtui.core.sender import SenderSettings
+    from dicomtui.core.scu.echo import echo
+    from dicomtui.core.scu.settings import SenderSettings
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import LogMessage
 
     pki = make_pki(tmp_path)
     receiver = start_receiver(

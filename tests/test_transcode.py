@@ -32,7 +32,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from dicomtui.core.transcode import Loss, decompress_file, source_loss
+from dicomtui.core.dicom.transcode import Loss, decompress_file, source_loss
 
 NODELAY = {"TCP_NODELAY": "1"}
 #: pydicom's own test files, read from the installed package (never downloaded).

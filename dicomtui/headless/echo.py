@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from dicomtui import __version__
-from dicomtui.core.bus import EventBus
-from dicomtui.core.echo import echo
-from dicomtui.core.events import Level
-from dicomtui.core.log_format import format_event
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.echo import echo
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level
+from dicomtui.core.stream.log_format import format_event
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from dicomtui.core.events import Level
 from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.models import Operation, model_uid
 from dicomtui.core.qr.operation import identifier_values
+from dicomtui.core.stream.events import Level
 from dicomtui.headless.qr_options import (
     add_find_negotiation,
     build_parser,

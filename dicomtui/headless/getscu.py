@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dicomtui.core.log_format import retrieve_summary
 from dicomtui.core.qr.get import GetJob
-from dicomtui.core.receiver import ReceiverSettings
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.stream.log_format import retrieve_summary
 from dicomtui.headless.qr_options import (
     add_retrieve_negotiation,
     build_parser,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dicomtui.core.log_format import retrieve_summary
 from dicomtui.core.qr.move import MoveJob
-from dicomtui.core.receiver import Receiver, ReceiverSettings
+from dicomtui.core.scp.receiver import Receiver
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.stream.log_format import retrieve_summary
 from dicomtui.headless.qr_options import (
     add_retrieve_negotiation,
     build_parser,

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level
-from dicomtui.core.report import TransferReport, write_report
-from dicomtui.core.sender import SenderSettings, client_tls_context
+from dicomtui.core.config.validation import check_port, parse_ae_title
+from dicomtui.core.scu.association import client_tls_context
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level
+from dicomtui.core.stream.report import TransferReport, write_report
 from dicomtui.core.tls import TlsFileError
-from dicomtui.core.validation import check_port, parse_ae_title
 
 DEFAULT_MAX_PDU = 16382
 

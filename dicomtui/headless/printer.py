@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from dicomtui.core.events import Event, Level
-from dicomtui.core.log_format import format_event
+from dicomtui.core.stream.events import Event, Level
+from dicomtui.core.stream.log_format import format_event
 
 
 class LinePrinter:

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 from pydicom.dataset import Dataset
 
 from dicomtui import __version__
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level, LogMessage, Side
 from dicomtui.core.qr.models import Model
 from dicomtui.core.qr.negotiation import ExtendedOptions
 from dicomtui.core.qr.query import DEFAULT_CHARACTER_SET, QueryError, build_query
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level, LogMessage, Side
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 from dicomtui import __version__
-from dicomtui.core.admission import parse_networks
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level, LogMessage, Side
-from dicomtui.core.receiver import PreferredSyntax, Receiver, ReceiverSettings
-from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
-from dicomtui.core.validation import check_ae_title
+from dicomtui.core.config.validation import check_ae_title
+from dicomtui.core.scp.admission import parse_networks
+from dicomtui.core.scp.receiver import Receiver
+from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
+from dicomtui.core.scp.storage import DuplicatePolicy, StorageLayout, check_extension
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level, LogMessage, Side
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,

@@ -8,10 +8,11 @@ import sys
 import threading
 
 from dicomtui import __version__
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level, LogMessage, Side
-from dicomtui.core.log_format import send_summary
-from dicomtui.core.sender import RequestSyntax, SenderSettings, SendJob
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level, LogMessage, Side
+from dicomtui.core.stream.log_format import send_summary
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,

@@ -23,20 +23,16 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState
 
-from dicomtui.core.bus import EventBus, EventQueue
-from dicomtui.core.config import (
-    AppPreferences,
-    Config,
-    ConfigNotSaved,
-    Node,
-    default_config_path,
-    save_config,
-)
-from dicomtui.core.echo import echo
-from dicomtui.core.events import EchoResult, Event, Level, LogMessage, Side
-from dicomtui.core.receiver import Receiver, ReceiverSettings
-from dicomtui.core.report import TransferReport, write_report
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.config.file import Config, ConfigNotSaved, default_config_path, save_config
+from dicomtui.core.config.schema import AppPreferences, Node
+from dicomtui.core.scp.receiver import Receiver
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.echo import echo
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus, EventQueue
+from dicomtui.core.stream.events import EchoResult, Event, Level, LogMessage, Side
+from dicomtui.core.stream.report import TransferReport, write_report
 from dicomtui.ui.commands import BINDINGS, COMMANDS
 from dicomtui.ui.help_screen import HelpScreen
 from dicomtui.ui.inspect_screen import InspectScreen

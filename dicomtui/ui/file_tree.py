@@ -16,7 +16,7 @@ from textual.widgets import DirectoryTree
 from textual.widgets.directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
-from dicomtui.core.dicom_files import has_dicm_prefix
+from dicomtui.core.dicom.files import has_dicm_prefix
 
 
 class DicomDirectoryTree(DirectoryTree):

@@ -27,7 +27,7 @@ from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
-from dicomtui.core.inspection import (
+from dicomtui.core.dicom.inspection import (
     InspectError,
     Picture,
     TagNode,

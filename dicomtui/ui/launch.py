@@ -7,10 +7,10 @@ import dataclasses
 from pathlib import Path
 
 from dicomtui import __version__
-from dicomtui.core.config import CONFIG_ENV, default_config_path, load_config
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings
-from dicomtui.core.validation import check_ae_title
+from dicomtui.core.config.file import CONFIG_ENV, default_config_path, load_config
+from dicomtui.core.config.validation import check_ae_title
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.settings import SenderSettings
 
 DEFAULT_PORT = 11112
 #: The app's receiver offers 1 MiB PDUs (the headless storescp keeps the manual's

@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Log
 
-from dicomtui.core.events import Event, Level
-from dicomtui.core.log_format import format_event
+from dicomtui.core.stream.events import Event, Level
+from dicomtui.core.stream.log_format import format_event
 from dicomtui.ui.steady_scroll import SteadyLog
 from dicomtui.ui.text_line import TextLine
 

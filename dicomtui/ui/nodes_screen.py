@@ -14,10 +14,10 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, Switch
 from textual.worker import Worker, WorkerState
 
-from dicomtui.core.config import Node, check_node
-from dicomtui.core.dicom_tables import status_text
-from dicomtui.core.events import EchoResult
-from dicomtui.core.validation import parse_port
+from dicomtui.core.config.schema import Node, check_node
+from dicomtui.core.config.validation import parse_port
+from dicomtui.core.dicom.tables import status_text
+from dicomtui.core.stream.events import EchoResult
 from dicomtui.ui.live_table import PlainCell
 from dicomtui.ui.settings_screens import SettingsForm
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Input, Switch
 
-from dicomtui.core.config import LOG_LEVELS, AppPreferences
+from dicomtui.core.config.schema import LOG_LEVELS, AppPreferences, LogLevel
 from dicomtui.ui.commands import COMMANDS
 from dicomtui.ui.settings_screens import SettingsForm, choice
 
@@ -54,7 +54,7 @@ class PreferencesScreen(SettingsForm):
             raise ValueError(f"Two commands share {', '.join(clashes)}")
         preferences = dataclasses.replace(
             self.preferences,
-            log_level=self.value("log-level"),
+            log_level=LogLevel(self.value("log-level")),
             theme=self.value("theme"),
             start_receiver=bool(self.value("start-receiver")),
         )

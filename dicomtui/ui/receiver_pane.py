@@ -11,13 +11,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from dicomtui.core.dicom_tables import (
+from dicomtui.core.dicom.tables import (
     short_sop_class,
     short_status,
     short_transfer_syntax,
     status_category,
 )
-from dicomtui.core.events import (
+from dicomtui.core.stream.events import (
     Event,
     ObjectLost,
     ObjectReceived,
@@ -26,7 +26,7 @@ from dicomtui.core.events import (
     ReceiverStopped,
     Side,
 )
-from dicomtui.core.tracking import AssociationRow, AssociationTracker
+from dicomtui.core.stream.tracking import AssociationRow, AssociationTracker
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.live_table import LiveTable, PlainCell
 from dicomtui.ui.text_line import TextLine

@@ -12,12 +12,12 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from dicomtui.core.dicom_tables import short_sop_class, short_status, short_transfer_syntax
-from dicomtui.core.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
-from dicomtui.core.log_format import format_event, send_summary
-from dicomtui.core.tracking import SendProgressModel
+from dicomtui.core.config.validation import check_ae_title
+from dicomtui.core.dicom.tables import short_sop_class, short_status, short_transfer_syntax
+from dicomtui.core.stream.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
+from dicomtui.core.stream.log_format import format_event, send_summary
+from dicomtui.core.stream.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
-from dicomtui.core.validation import check_ae_title
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
 from dicomtui.ui.text_line import TextLine

@@ -15,10 +15,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings, server_tls_context
-from dicomtui.core.sender import RequestSyntax, SenderSettings, client_tls_context
-from dicomtui.core.storage import DuplicatePolicy, StorageLayout, check_extension
-from dicomtui.core.validation import (
+from dicomtui.core.config.validation import (
     MAX_PDU_LIMIT,
     check_ae_title,
     parse_addresses,
@@ -30,6 +27,11 @@ from dicomtui.core.validation import (
     parse_port,
     parse_seconds,
 )
+from dicomtui.core.scp.receiver import server_tls_context
+from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
+from dicomtui.core.scp.storage import DuplicatePolicy, StorageLayout, check_extension
+from dicomtui.core.scu.association import client_tls_context
+from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
 
 PREFERRED_CHOICES = [
     ("Compressed as they come, then implicit (default)", PreferredSyntax.DEFAULT),

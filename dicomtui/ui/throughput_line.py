@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Sparkline
 
-from dicomtui.core.events import Event, FileSent, ObjectReceived
-from dicomtui.core.report import Throughput
+from dicomtui.core.stream.events import Event, FileSent, ObjectReceived
+from dicomtui.core.stream.report import Throughput
 from dicomtui.core.units import human_rate
 from dicomtui.ui.text_line import TextLine
 

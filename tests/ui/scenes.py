@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dicomtui.core.events import (
+from dicomtui.core.stream.events import (
     AssociationAccepted,
     AssociationReleased,
     AssociationRequested,

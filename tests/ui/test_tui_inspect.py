@@ -16,7 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Tree
 
-from dicomtui.core import inspection
+from dicomtui.core.dicom import inspection
 from dicomtui.ui import inspect_screen
 from dicomtui.ui.app import DicomTuiApp
 from dicomtui.ui.inspect_screen import DicomPicture, InspectScreen

@@ -10,8 +10,9 @@ from factory import copy_ct
 from helpers import free_port, stored_files
 from textual.widgets import DataTable, Input, Select
 
-from dicomtui.core.config import Node, load_config, save_config
-from dicomtui.core.events import Level
+from dicomtui.core.config.file import load_config, save_config
+from dicomtui.core.config.schema import Node
+from dicomtui.core.stream.events import Level
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
 from dicomtui.ui.launch import app_defaults, build_parser, config_from_args
 from dicomtui.ui.nodes_screen import NodesScreen

@@ -9,7 +9,7 @@ from pydicom.uid import generate_uid
 from pynetdicom import AE
 from textual.widgets import Switch
 
-from dicomtui.core.config import default_config_path
+from dicomtui.core.config.file import default_config_path
 from ui.tui_helpers import SIZE, listening_port, make_app, wait_for
 
 EXPLICIT = "1.2.840.10008.1.2.1"

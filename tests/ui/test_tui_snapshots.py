@@ -13,7 +13,7 @@ from factory import make_object
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from dicomtui.core.events import Level
+from dicomtui.core.stream.events import Level
 from ui import scenes
 from ui.tui_helpers import SIZE, make_app, wait_for
 

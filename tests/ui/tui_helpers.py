@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.ui.app import DicomTuiApp, LaunchConfig
 
 SIZE = (160, 48)

@@ -5,5 +5,5 @@ identifier from ``-k`` paths and ``-f`` files), ``status`` (what a response stat
 means), ``progress`` (sub-operation counts), ``operation`` (one request on an
 association we requested, its responses and C-CANCEL), and ``find``, ``move``,
 ``get`` on top of it. Every response path goes through
-:func:`dicomtui.core.requestor_reactor.exchange`.
+:func:`dicomtui.core.net.requestor_reactor.exchange`.
 """

@@ -7,8 +7,6 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import QueryFinished, Side
 from dicomtui.core.qr.models import Model, Operation, model_uid
 from dicomtui.core.qr.negotiation import (
     ExtendedOptions,
@@ -16,7 +14,9 @@ from dicomtui.core.qr.negotiation import (
     query_context,
 )
 from dicomtui.core.qr.operation import Outcome, QueryRetrieveRequest
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import QueryFinished, Side
 
 
 class FindJob:

@@ -3,7 +3,7 @@
 The association proposes a storage context (with SCP role selection) for each SOP
 class that may come back, within the 128-context limit, and says which the peer
 refused. Each arriving object is written by the receiver's own code
-(:func:`dicomtui.core.receiver.store_received`): the bytes as received, file
+(:func:`dicomtui.core.scp.receiver.store_received`): the bytes as received, file
 meta added, named and placed atomically.
 """
 
@@ -17,10 +17,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level, LogMessage, RetrieveFinished, Side
-from dicomtui.core.observer import association_id
-from dicomtui.core.pynetdicom_setup import SpoolTarget, end_spool_target, set_spool_target
+from dicomtui.core.net.observer import association_id
+from dicomtui.core.net.spool_file import SpoolTarget, end_spool_target, set_spool_target
 from dicomtui.core.qr.models import Model, Operation, model_uid
 from dicomtui.core.qr.move import retrieve_finished
 from dicomtui.core.qr.negotiation import (
@@ -33,9 +31,12 @@ from dicomtui.core.qr.negotiation import (
     storage_roles,
 )
 from dicomtui.core.qr.operation import Outcome, QueryRetrieveRequest
-from dicomtui.core.receiver import ReceiverSettings, store_received
-from dicomtui.core.sender import SenderSettings
-from dicomtui.core.storage import spool_directory
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scp.storage import spool_directory
+from dicomtui.core.scp.store import store_received
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level, LogMessage, RetrieveFinished, Side
 
 
 class GetJob:

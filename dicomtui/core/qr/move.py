@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 from pydicom.dataset import Dataset
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import RetrieveFinished, Side
 from dicomtui.core.qr.models import Model, Operation, model_uid
 from dicomtui.core.qr.negotiation import (
     ExtendedOptions,
@@ -15,7 +13,9 @@ from dicomtui.core.qr.negotiation import (
     retrieve_extended_negotiation,
 )
 from dicomtui.core.qr.operation import Outcome, QueryRetrieveRequest
-from dicomtui.core.sender import SenderSettings
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import RetrieveFinished, Side
 
 
 def retrieve_finished(

@@ -26,8 +26,8 @@ from pynetdicom import StoragePresentationContexts, build_context, build_role
 from pynetdicom.pdu_primitives import SOPClassExtendedNegotiation
 from pynetdicom.presentation import PresentationContext
 
-from dicomtui.core.dicom_tables import sop_class_name
-from dicomtui.core.sender import MAX_CONTEXTS_PER_ASSOCIATION
+from dicomtui.core.dicom.tables import sop_class_name
+from dicomtui.core.scu.planning import MAX_CONTEXTS_PER_ASSOCIATION
 
 QUERY_TRANSFER_SYNTAXES = (
     str(ExplicitVRLittleEndian),

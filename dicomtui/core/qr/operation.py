@@ -14,9 +14,19 @@ from pydicom.dataset import Dataset
 from pynetdicom.dsutils import pretty_dataset
 from pynetdicom.presentation import PresentationContext
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.dicom_tables import sop_class_name
-from dicomtui.core.events import (
+from dicomtui.core.dicom.tables import sop_class_name
+from dicomtui.core.net.observer import AssociationObserver, association_id
+from dicomtui.core.net.requestor_reactor import exchange, release
+from dicomtui.core.net.seam import forward_warnings
+from dicomtui.core.net.seam import report as report_seam
+from dicomtui.core.net.setup import configure_pynetdicom
+from dicomtui.core.qr.models import Model, Operation, model_uid
+from dicomtui.core.qr.progress import SubOperations, failed_instances
+from dicomtui.core.qr.status import category, description
+from dicomtui.core.scu.association import make_ae, request_association
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import (
     Level,
     LogMessage,
     QueryRequested,
@@ -24,15 +34,6 @@ from dicomtui.core.events import (
     RetrieveProgress,
     Side,
 )
-from dicomtui.core.observer import AssociationObserver, association_id
-from dicomtui.core.pynetdicom_seam import forward_warnings
-from dicomtui.core.pynetdicom_seam import report as report_seam
-from dicomtui.core.pynetdicom_setup import configure_pynetdicom
-from dicomtui.core.qr.models import Model, Operation, model_uid
-from dicomtui.core.qr.progress import SubOperations, failed_instances
-from dicomtui.core.qr.status import category, description
-from dicomtui.core.requestor_reactor import exchange, release
-from dicomtui.core.sender import SenderSettings, make_ae, request_association
 
 MESSAGE_ID = 1
 

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from dicomtui.core.events import Event
+from dicomtui.core.stream.events import Event
 
 Subscriber = Callable[[Event], None]
 

@@ -1,16 +1,8 @@
-"""Process-wide pynetdicom configuration, applied once.
+"""Received data sets straight to a file of ours.
 
-- No standard logging handlers: our observer publishes events instead, and
-  pynetdicom's would copy every received data set just to log "Present".
-- Data sets are received straight to a file (``STORE_RECV_CHUNKED_DATASET``)
-  and sent straight from one (``STORE_SEND_CHUNKED_DATASET``): nothing is
-  decoded and memory stays flat for large objects.
-- The file being received is created in the receiving association's output
-  folder under a partial name, so storing it is a rename on the same file
-  system. pynetdicom creates that file on the association's DUL thread, which
-  is how the right folder is found.
-- Its File Meta Information is encoded directly (``file_meta``), not through
-  a pydicom data set.
+pynetdicom writes each received data set into the file its module global
+``NamedTemporaryFile`` makes (replaced in ``setup``): here, a partial file in the
+receiving association's output folder, so that storing it is a rename.
 """
 
 from __future__ import annotations
@@ -19,23 +11,14 @@ import errno
 import io
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pynetdicom import _config, dimse_messages
-
-from dicomtui.core.file_meta import FileMeta, write_received_file_meta
-from dicomtui.core.pynetdicom_seam import SeamCheck
-from dicomtui.core.pynetdicom_seam import check as check_seam
-from dicomtui.core.spare_files import SpareFiles, make_partial
+from dicomtui.core.scp.spare_files import SpareFiles, make_partial
 from dicomtui.core.units import human_size
-
-_lock = threading.Lock()
-_configured = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +34,7 @@ class SpoolTarget:
     spares: SpareFiles | None = None
 
 
+_lock = threading.Lock()
 _spool_by_thread: weakref.WeakKeyDictionary[threading.Thread, SpoolTarget] = (
     weakref.WeakKeyDictionary()
 )
@@ -162,49 +146,3 @@ def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     spool.max_size = target.max_object_size
     spool.on_too_large = target.on_too_large
     return spool
-
-
-#: Bytes of P-DATA queued for pynetdicom's socket thread before the sender waits
-#: (measured: 4 MiB of 16 KB PDUs sends faster than an unbounded queue, in 55 MB).
-OUTGOING_BYTES = 4 * 1024 * 1024
-
-
-def pace_outgoing(dul: Any, pdu_size: int) -> None:
-    """Make the sending thread wait while about 4 MiB of PDUs wait for the socket.
-
-    pynetdicom cuts a data set into PDUs as fast as it reads the file and queues
-    them all for its socket thread: sending a 1 GB object took 1 GB of memory
-    (the file read into the queue ahead of the network). This DUL's ``send_pdu``
-    now waits while its queue is full, and stops waiting once the reactor stops.
-    """
-    limit = max(8, OUTGOING_BYTES // pdu_size) if pdu_size > 0 else 8
-    send_pdu = dul.send_pdu
-    pending = dul.to_provider_queue
-
-    def paced(primitive: Any) -> None:
-        send_pdu(primitive)
-        while pending.qsize() > limit and not dul._kill_thread and dul.is_alive():
-            time.sleep(0.0005)
-
-    dul.send_pdu = paced
-
-
-def configure_pynetdicom() -> SeamCheck:
-    """Configure pynetdicom once: its documented options (``_config``) always, and
-    its module globals only when :mod:`pynetdicom_seam` found them as expected."""
-    global _configured
-    seam = check_seam()
-    with _lock:
-        if _configured:
-            return seam
-        _config.LOG_HANDLER_LEVEL = "none"
-        _config.STORE_RECV_CHUNKED_DATASET = True
-        _config.STORE_SEND_CHUNKED_DATASET = True
-        _configured = True
-        if not seam.usable:
-            return seam
-        # pynetdicom looks this name up in its module at each C-STORE it receives.
-        dimse_messages.NamedTemporaryFile = _spool_file  # type: ignore[attr-defined,assignment]
-        dimse_messages.create_file_meta = FileMeta  # type: ignore[attr-defined,assignment]
-        dimse_messages.write_file_meta_info = write_received_file_meta  # type: ignore[attr-defined,assignment]
-    return seam

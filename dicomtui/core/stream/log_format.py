@@ -10,13 +10,10 @@ from collections.abc import Callable
 from functools import singledispatch
 from typing import NamedTuple
 
-from dicomtui.core.dicom_tables import (
-    short_sop_class,
-    sop_class_name,
-    status_category,
-    status_text,
-)
-from dicomtui.core.events import (
+from dicomtui.core.dicom.tables import short_sop_class, sop_class_name, status_category, status_text
+from dicomtui.core.qr.models import Operation
+from dicomtui.core.qr.status import explanation
+from dicomtui.core.stream.events import (
     AssociationAborted,
     AssociationAccepted,
     AssociationFailed,
@@ -47,8 +44,6 @@ from dicomtui.core.events import (
     SendStarted,
     Side,
 )
-from dicomtui.core.qr.models import Operation
-from dicomtui.core.qr.status import explanation
 from dicomtui.core.units import human_size
 
 

@@ -9,8 +9,8 @@ the shape it has in the pinned release; if one is missing the engine says so
 in one line and runs on pynetdicom's plain path instead of half-patched.
 
 :data:`CHECKED` lists the parts; the modules that use them are in the same
-package's neighbours (``pynetdicom_setup``, ``pdu_reader``, ``prompt_acceptor``,
-``requestor_reactor``, ``observer``) and tests hold a tripwire on every function
+package's other modules (``setup``, ``spool_file``, ``pacing``, ``pdu_reader``,
+``acceptor_reactor``, ``requestor_reactor``, ``observer``, ``promiscuous``) and tests hold a tripwire on every function
 copied from pynetdicom.
 """
 
@@ -29,8 +29,8 @@ from pynetdicom import _config, _handlers, dimse_messages
 from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import Level, LogMessage, Side
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import Level, LogMessage, Side
 
 #: The release whose internals the checks below describe (pyproject.toml pins it).
 PINNED_VERSION = "3.0.4"
@@ -59,6 +59,15 @@ def _set_in_init(cls: type, *names: str) -> Callable[[], bool]:
         return all(f"self.{name}" in source for name in names)
 
     return check
+
+
+def _promiscuous_check() -> None:
+    from dicomtui.core.net.promiscuous import check_pynetdicom
+
+    try:
+        check_pynetdicom()
+    except RuntimeError:
+        raise ValueError("missing") from None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ from pynetdicom.apps.common import SOP_CLASS_PREFIXES
 from pynetdicom.service_class import ServiceClass, StorageServiceClass
 from pynetdicom.sop_class import register_uid, uid_to_service_class
 
+from dicomtui.core.dicom.uids import (
+    VERIFICATION_SOP_CLASS,
+)
+
 # The storescp manual lists two UIDs that differ from the standard ones (an extra
 # ".1" and a transposed component). Peers copying that table may use them, so the
 # receiver accepts them beside the standard UIDs.
@@ -67,8 +71,6 @@ STORAGE_SOP_CLASSES: dict[str, str] = {
     **_MANUAL_ONLY_STORAGE_CLASSES,
 }
 
-VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
-
 
 def ensure_storage_class(uid: str) -> None:
     """Make pynetdicom treat ``uid`` as a Storage SOP class if it knows no service for it.
@@ -98,11 +100,6 @@ UNCOMPRESSED_TRANSFER_SYNTAXES: tuple[str, ...] = (
     str(DeflatedExplicitVRLittleEndian),
     str(ExplicitVRBigEndian),
 )
-
-IMPLICIT_LITTLE = str(ImplicitVRLittleEndian)
-EXPLICIT_LITTLE = str(ExplicitVRLittleEndian)
-EXPLICIT_BIG = str(ExplicitVRBigEndian)
-DEFLATED_LITTLE = str(DeflatedExplicitVRLittleEndian)
 
 
 def sop_class_name(uid: str) -> str:

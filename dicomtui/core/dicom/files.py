@@ -11,7 +11,7 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pynetdicom.dsutils import split_dataset
 
-from dicomtui.core.completeness import truncation
+from dicomtui.core.dicom.completeness import truncation
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dicomtui.core.dicom_tables import status_category
-from dicomtui.core.events import (
+from dicomtui.core.dicom.tables import status_category
+from dicomtui.core.stream.events import (
     AssociationAborted,
     AssociationAccepted,
     AssociationRejected,

@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from dicomtui.core.storage import FILE_MODE, PARTIAL_PREFIX, PARTIAL_SUFFIX
+from dicomtui.core.scp.storage import FILE_MODE, PARTIAL_PREFIX, PARTIAL_SUFFIX
 
 _maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dicomtui-spare-file")
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import AssociationRejected, Level, LogMessage, Side
-from dicomtui.core.observer import association_id
+from dicomtui.core.net.observer import association_id
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import AssociationRejected, Level, LogMessage, Side
 
 # A-ASSOCIATE-RJ (result, source, diagnostic), PS3.8 9.3.4
 REJECT_NOT_ALLOWED = (0x01, 0x01, 0x01)  # permanent, service user, no reason given

@@ -8,8 +8,7 @@ Saving changes only what was changed in the app: the document is edited in place
 (``tomlkit``), so comments, unknown keys, values with mistakes and nodes that
 could not be used stay as the user wrote them. A file that is not TOML at all is
 kept aside (``config.toml.broken``) before a new one is written; a file that could
-not be read is never overwritten.
-"""
+not be read is never overwritten."""
 
 from __future__ import annotations
 
@@ -30,20 +29,15 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT
 from tomlkit.toml_document import TOMLDocument
 
-from dicomtui.core.receiver import ReceiverSettings
-from dicomtui.core.sender import SenderSettings
-from dicomtui.core.storage import check_extension
-from dicomtui.core.validation import (
-    check_addresses,
-    check_ae_title,
-    check_count,
-    check_max_pdu,
-    check_port,
-    check_seconds,
+from dicomtui.core.config.schema import AppPreferences, Node, check_node
+from dicomtui.core.config.validation import (
+    field_check,
 )
+from dicomtui.core.scp.settings import ReceiverSettings
+from dicomtui.core.scu.settings import SenderSettings
 
 CONFIG_ENV = "DICOMTUI_CONFIG"
-LOG_LEVELS = ("quiet", "verbose", "debug")
+
 HEADER = "dicomtui settings: changed by the app (F2, F3, Ctrl+O, Ctrl+N) or by hand."
 
 #: Set per destination (or per run), never saved as a sender default.
@@ -54,38 +48,6 @@ Settings = TypeVar("Settings", ReceiverSettings, SenderSettings)
 
 class ConfigNotSaved(Exception):
     """The file is kept as it is; the message says why."""
-
-
-@dataclass(frozen=True)
-class Node:
-    """A peer in the address book."""
-
-    name: str
-    host: str
-    port: int
-    called_ae_title: str = "ANY-SCP"
-    #: Empty: the sender's own calling AE title.
-    calling_ae_title: str = ""
-    tls: bool = False
-
-    def sender_settings(self, base: SenderSettings) -> SenderSettings:
-        return dataclasses.replace(
-            base,
-            host=self.host,
-            port=self.port,
-            called_ae_title=self.called_ae_title,
-            calling_ae_title=self.calling_ae_title or base.calling_ae_title,
-            tls=self.tls,
-        )
-
-
-@dataclass
-class AppPreferences:
-    log_level: str = "verbose"
-    theme: str = "textual-dark"
-    start_receiver: bool = True
-    #: The node picked as destination at start (by name); empty: the app's own receiver.
-    destination: str = ""
 
 
 #: One change made in the app, applied to the document when it is saved.
@@ -365,9 +327,6 @@ def _rebuilt(config: Config) -> TOMLDocument:
     return document
 
 
-# --- values <-> TOML ----------------------------------------------------------------------
-
-
 def _to_toml(value: Any) -> Any:
     if value is None:
         return ""
@@ -404,13 +363,14 @@ def _settings_from(
         problems.append(f"[{section}] must be a table; using the defaults")
         return base
     hints = typing.get_type_hints(type(base))
+    fields = {f.name: f for f in dataclasses.fields(base)}
     changes: dict[str, Any] = {}
     for key, value in table.items():
         if key not in hints or key in skip:
             problems.append(f"[{section}] {key}: not a setting; ignored")
             continue
         try:
-            changes[key] = _check(key, _convert(hints[key], value))
+            changes[key] = _check(fields[key], _convert(hints[key], value))
         except (TypeError, ValueError) as exc:
             problems.append(f"[{section}] {key} = {value!r}: {exc}; using {getattr(base, key)!r}")
     return dataclasses.replace(base, **changes)
@@ -450,27 +410,10 @@ def _convert(hint: Any, value: Any) -> Any:
     return value
 
 
-def _check(key: str, value: Any) -> Any:
-    """The limits the forms enforce (core/validation.py), for values typed into the file."""
-    if key == "port":
-        return check_port(value, allow_zero=True)
-    if key in ("ae_title", "called_ae_title", "calling_ae_title"):
-        return check_ae_title(value)
-    if key == "allowed_calling_ae_titles":
-        return tuple(check_ae_title(title) for title in value)
-    if key == "allowed_addresses":
-        return check_addresses(value)
-    if key.endswith("timeout"):
-        return check_seconds(value, key.replace("_", " "))
-    if key == "max_pdu":
-        return check_max_pdu(value)
-    if key in ("max_associations", "max_connections"):
-        return check_count(value, key.replace("_", " "), 1)
-    if key == "max_object_size":
-        return check_count(value, "largest object")
-    if key == "filename_extension":
-        return check_extension(value)
-    return value
+def _check(found: dataclasses.Field[Any], value: Any) -> Any:
+    """The limits the forms enforce (core/config/validation.py), declared with each field."""
+    check = field_check(found)
+    return value if check is None else check(value)
 
 
 def _preferences_from(table: object, problems: list[str]) -> AppPreferences:
@@ -487,9 +430,6 @@ def _preferences_from(table: object, problems: list[str]) -> AppPreferences:
             converted = _convert(hints[key], value)
         except (TypeError, ValueError) as exc:
             problems.append(f"[app] {key} = {value!r}: {exc}; ignored")
-            continue
-        if key == "log_level" and converted not in LOG_LEVELS:
-            problems.append(f"[app] log_level = {value!r}: expected one of {', '.join(LOG_LEVELS)}")
             continue
         setattr(preferences, key, converted)
     return preferences
@@ -532,21 +472,6 @@ def _nodes_from(entries: object, problems: list[str]) -> list[Node]:
             continue
         nodes.append(node)
     return nodes
-
-
-def check_node(node: Node, others: list[Node]) -> Node:
-    """The node if it can be used; raises ValueError saying what to fix."""
-    if not node.name.strip():
-        raise ValueError("a node needs a name")
-    if not node.host.strip():
-        raise ValueError("a node needs a host")
-    check_port(node.port)
-    check_ae_title(node.called_ae_title, "called AE title")
-    if node.calling_ae_title:
-        check_ae_title(node.calling_ae_title, "calling AE title")
-    if any(other.name == node.name for other in others):
-        raise ValueError(f"there is already a node named {node.name!r}")
-    return node
 
 
 def _label(entry: object) -> str:

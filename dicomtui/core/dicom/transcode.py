@@ -17,7 +17,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from dicomtui.core.dicom_tables import transfer_syntax_name
+from dicomtui.core.dicom.tables import transfer_syntax_name
 
 #: Compressed syntaxes whose bitstream is always lossless.
 LOSSLESS_SYNTAXES = frozenset(

@@ -11,7 +11,7 @@ import tempfile
 from enum import StrEnum
 from pathlib import Path
 
-from dicomtui.core.dicom_tables import modality_prefix
+from dicomtui.core.dicom.tables import modality_prefix
 
 #: Names of files still being received; never mistaken for a stored object.
 PARTIAL_PREFIX = ".dicomtui-incoming-"

@@ -17,8 +17,9 @@ from typing import Any
 
 from pynetdicom import _handlers, evt
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import (
+from dicomtui.core.net.pdu_reader import skips_p_data
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import (
     AssociationAborted,
     AssociationAccepted,
     AssociationRejected,
@@ -31,7 +32,6 @@ from dicomtui.core.events import (
     PduDump,
     Side,
 )
-from dicomtui.core.pdu_reader import skips_p_data
 
 Handler = tuple[Any, Callable[..., Any]]
 

@@ -15,10 +15,12 @@ from pynetdicom.association import Association
 from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dul import DULServiceProvider
 
-from dicomtui.core import pynetdicom_seam, receiver
-from dicomtui.core.bus import EventBus
-from dicomtui.core.events import AssociationAborted, LogMessage, ObjectReceived
-from dicomtui.core.sender import SenderSettings, SendJob
+from dicomtui.core.net import seam
+from dicomtui.core.scp import receiver
+from dicomtui.core.scu.send_job import SendJob
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import AssociationAborted, LogMessage, ObjectReceived
 
 #: Every pynetdicom function we copied (the reactors) or whose body we rely on
 #: (the pause handshake of send_c_*() and release(), the reader and decoder we
@@ -46,8 +48,8 @@ def test_copied_and_wrapped_pynetdicom_code_is_the_pinned_release(name: str) -> 
 
 
 def test_every_internal_we_use_is_there_in_the_pinned_release() -> None:
-    found = pynetdicom_seam.check()
-    assert found.version == pynetdicom_seam.PINNED_VERSION
+    found = seam.check()
+    assert found.version == seam.PINNED_VERSION
     assert found.missing == ()
     assert found.lines() == []
 
@@ -60,7 +62,7 @@ def test_a_missing_internal_is_named_and_the_plain_path_still_stores(
     port = free_port()
     inbox = tmp_path / "inbox"
     script = (
-        "import sys; from dicomtui.core import pynetdicom_seam as seam;"
+        "import sys; from dicomtui.core.net import seam;"
         "seam.CHECKED += (seam.Part('Association._gone()', lambda: False),);"
         "from dicomtui.cli import main; sys.exit(main(sys.argv[1:]))"
     )

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from dicomtui.core.bus import EventBus
-from dicomtui.core.dicom_tables import VERIFICATION_SOP_CLASS
-from dicomtui.core.events import EchoResult, Side
-from dicomtui.core.observer import AssociationObserver
-from dicomtui.core.pynetdicom_seam import forward_warnings
-from dicomtui.core.pynetdicom_seam import report as report_seam
-from dicomtui.core.pynetdicom_setup import configure_pynetdicom
-from dicomtui.core.requestor_reactor import exchange, release
-from dicomtui.core.sender import SenderSettings, make_ae, request_association
+from dicomtui.core.dicom.uids import VERIFICATION_SOP_CLASS
+from dicomtui.core.net.observer import AssociationObserver
+from dicomtui.core.net.requestor_reactor import exchange, release
+from dicomtui.core.net.seam import forward_warnings
+from dicomtui.core.net.seam import report as report_seam
+from dicomtui.core.net.setup import configure_pynetdicom
+from dicomtui.core.scu.association import make_ae, request_association
+from dicomtui.core.scu.settings import SenderSettings
+from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.events import EchoResult, Side
 
 
 def echo(

@@ -7,9 +7,12 @@ raise ValueError with a sentence that says what to fix.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import Field, field
 from pathlib import Path
+from typing import Any
 
-from dicomtui.core.admission import parse_networks
+from dicomtui.core.scp.admission import parse_networks
 
 MAX_PDU_LIMIT = 0xFFFFFFFF
 
@@ -109,3 +112,26 @@ def parse_optional_file(text: str, what: str) -> Path | None:
     if not path.is_file():
         raise ValueError(f"The {what} {path} is not a file")
     return path
+
+
+#: The key of a dataclass field's metadata that holds its check.
+CHECK = "dicomtui.check"
+
+
+def checked(default: Any, check: Callable[[Any], Any]) -> Any:
+    """A settings field whose value, typed into the config file, ``check`` takes
+    (returning it, perhaps normalised) or refuses with ValueError."""
+    return field(default=default, metadata={CHECK: check})
+
+
+def field_check(found: Field[Any]) -> Callable[[Any], Any] | None:
+    check: Callable[[Any], Any] | None = found.metadata.get(CHECK)
+    return check
+
+
+def seconds(default: float, what: str) -> Any:
+    return checked(default, lambda value: check_seconds(value, what))
+
+
+def ae_titles(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(check_ae_title(title) for title in value)

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomtui.core.dicom_tables import short_sop_class, status_category
-from dicomtui.core.events import (
+from dicomtui.core.dicom.tables import short_sop_class, status_category
+from dicomtui.core.stream.events import (
     AssociationAccepted,
     Event,
     FileSending,

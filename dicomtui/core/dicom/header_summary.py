@@ -13,12 +13,12 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from dicomtui.core.dicom_files import read_summary
-from dicomtui.core.encoding import ITEM as _ITEM
-from dicomtui.core.encoding import ITEM_END as _ITEM_END
-from dicomtui.core.encoding import LONG_VRS as _LONG_VRS
-from dicomtui.core.encoding import SEQUENCE_END as _SEQUENCE_END
-from dicomtui.core.encoding import UNDEFINED_LENGTH as _UNDEFINED
+from dicomtui.core.dicom.encoding import ITEM as _ITEM
+from dicomtui.core.dicom.encoding import ITEM_END as _ITEM_END
+from dicomtui.core.dicom.encoding import LONG_VRS as _LONG_VRS
+from dicomtui.core.dicom.encoding import SEQUENCE_END as _SEQUENCE_END
+from dicomtui.core.dicom.encoding import UNDEFINED_LENGTH as _UNDEFINED
+from dicomtui.core.dicom.files import read_summary
 
 WANTED = {
     0x00080060: "Modality",

@@ -11,12 +11,12 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from dicomtui.core.encoding import DEFLATED_LITTLE, EXPLICIT_BIG, IMPLICIT_LITTLE
-from dicomtui.core.encoding import ITEM as _ITEM
-from dicomtui.core.encoding import ITEM_END as _ITEM_END
-from dicomtui.core.encoding import LONG_VRS as _LONG_VRS
-from dicomtui.core.encoding import SEQUENCE_END as _SEQUENCE_END
-from dicomtui.core.encoding import UNDEFINED_LENGTH as _UNDEFINED
+from dicomtui.core.dicom.encoding import ITEM as _ITEM
+from dicomtui.core.dicom.encoding import ITEM_END as _ITEM_END
+from dicomtui.core.dicom.encoding import LONG_VRS as _LONG_VRS
+from dicomtui.core.dicom.encoding import SEQUENCE_END as _SEQUENCE_END
+from dicomtui.core.dicom.encoding import UNDEFINED_LENGTH as _UNDEFINED
+from dicomtui.core.dicom.uids import DEFLATED_LITTLE, EXPLICIT_BIG, IMPLICIT_LITTLE
 
 _MAX_DEPTH = 16
 
