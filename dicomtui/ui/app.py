@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
@@ -55,6 +56,12 @@ from dicomtui.ui.text_line import TextLine
 DRAIN_INTERVAL = 0.05
 BUSY_DRAIN_INTERVAL = 0.5
 BUSY_EVENTS_PER_SECOND = 100
+#: Narrower than this, the receiver and the sender are stacked, and only the one in
+#: use shows its tables and browser (the other shows its live lines).
+NARROW_WIDTH = 110
+#: Shorter than this: no title bar, no sparklines, a smaller log.
+SHORT_HEIGHT = 32
+PANES = ("receiver", "sender", "log-pane")
 
 
 @dataclass
@@ -106,6 +113,11 @@ class DicomTuiApp(App[None]):
 
     # --- layout --------------------------------------------------------------------------
 
+    #: The pane that has the whole screen but the others' live lines (Ctrl+Z), if any.
+    zoomed: str | None = None
+    #: Of the receiver and the sender, the one shown whole when they are stacked.
+    stacked_pane = "sender"
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="panes"):
@@ -143,7 +155,84 @@ class DicomTuiApp(App[None]):
             self.start_receiver()
         self._ticker = self.set_interval(1.0, self._tick)
         self.query_one("#files").focus()
+        self.update_layout()
         self._quit_on_signals()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update_layout(event.size)
+
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < NARROW_WIDTH
+
+    def update_layout(self, size: Size | None = None) -> None:
+        """Which panes show whole and which only their live lines, for this size.
+
+        Side by side (wide), every pane is whole. Stacked (narrow, or a pane zoomed),
+        the pane in use is whole and the others keep their live lines: the receiver's
+        state and counts, the send's progress and summary, the log's newest lines.
+        """
+        width, height = size or self.size
+        try:
+            main = self.screen_stack[0]
+            panes = main.query_one("#panes")
+        except (IndexError, NoMatches):
+            return
+        narrow = width < NARROW_WIDTH
+        main.set_class(height < SHORT_HEIGHT, "-short")
+        main.set_class(narrow, "-narrow")
+        panes.set_class(narrow or self.zoomed is not None, "stacked")
+        if self.zoomed is not None:
+            whole = {self.zoomed}
+        elif narrow:
+            whole = {self.stacked_pane, "log-pane"}
+        else:
+            whole = set(PANES)
+        for pane_id in PANES:
+            main.query_one(f"#{pane_id}").set_class(pane_id not in whole, "collapsed")
+
+    @on(events.DescendantFocus)
+    def _focus_moved(self, event: events.DescendantFocus) -> None:
+        """Stacked, the pane the focus goes to is the one shown whole."""
+        pane = next(
+            (a.id for a in event.widget.ancestors_with_self if a.id in ("receiver", "sender")),
+            None,
+        )
+        if pane is not None and pane != self.stacked_pane:
+            self.stacked_pane = pane
+            self.update_layout()
+
+    def action_zoom(self) -> None:
+        """Give the pane in use the whole screen (again: back to all panes)."""
+        if self.zoomed is not None:
+            self.zoomed = None
+        else:
+            focused = self.focused
+            pane = None
+            if focused is not None:
+                pane = next((a.id for a in focused.ancestors_with_self if a.id in PANES), None)
+            self.zoomed = pane or self.stacked_pane
+        self.update_layout()
+        if self.zoomed is not None:
+            self.notify(
+                f"Zoomed: {self.zoomed.removesuffix('-pane')} (Ctrl+Z again for all)", timeout=2
+            )
+
+    def action_switch_pane(self) -> None:
+        """Move to the next pane (receiver, sender, log): stacked or zoomed, it is shown whole."""
+        focused = self.focused
+        current = None
+        if focused is not None:
+            current = next((a.id for a in focused.ancestors_with_self if a.id in PANES), None)
+        order = list(PANES)
+        target = order[(order.index(current) + 1) % len(order)] if current else "sender"
+        if target in ("receiver", "sender"):
+            self.stacked_pane = target
+        if self.zoomed is not None:
+            self.zoomed = target
+        self.update_layout()
+        first = {"receiver": "#associations", "sender": "#files", "log-pane": "#log"}[target]
+        self.call_after_refresh(self.query_one(first).focus)
 
     def _quit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT from outside quit as Ctrl+Q does (the receiver
@@ -481,6 +570,9 @@ class DicomTuiApp(App[None]):
         level = self.log_pane.cycle_level()
         self._debug = level <= Level.DEBUG
         self.notify(f"Log level: {LEVEL_NAMES[level]}", timeout=2)
+
+    def action_toggle_wrap(self) -> None:
+        self.log_pane.wrap = not self.log_pane.wrap
 
     def action_toggle_follow(self) -> None:
         self.log_pane.follow = not self.log_pane.follow

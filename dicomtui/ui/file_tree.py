@@ -41,8 +41,10 @@ class DicomDirectoryTree(DirectoryTree):
             super().__init__()
             self.paths = paths
 
-    def __init__(self, path: str | Path, *, id: str | None = None) -> None:
-        super().__init__(path, id=id)
+    def __init__(
+        self, path: str | Path, *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(path, id=id, classes=classes)
         self.marked: set[Path] = set()
         self._is_dicom: dict[Path, bool] = {}
         self._pending: list[Path] = []

@@ -32,16 +32,18 @@ from dicomtui.ui.live_table import LiveTable, PlainCell
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
+#: (key, label, fixed width or None to fit): the growing ones are wide enough for
+#: what they will hold ("1023.9 MB"), not only for their first value.
 ASSOCIATION_COLUMNS = (
-    ("id", "#"),
-    ("peer", "Peer"),
-    ("calling", "Calling AE"),
-    ("state", "State"),
-    ("objects", "Objects"),
-    ("bytes", "Bytes"),
-    ("rate", "Rate"),
-    ("time", "Time"),
-    ("result", "Result"),
+    ("id", "#", None),
+    ("peer", "Peer", None),
+    ("calling", "Calling AE", 16),
+    ("state", "State", 11),
+    ("objects", "Objects", 7),
+    ("bytes", "Bytes", 9),
+    ("rate", "Rate", 11),
+    ("time", "Time", 8),
+    ("result", "Result", None),
 )
 #: (key, label, fixed width or None to fit); the log has the full reasons.
 RECEIVED_COLUMNS = (
@@ -92,16 +94,21 @@ class ReceiverPane(Vertical):
     def compose(self) -> ComposeResult:
         yield TextLine("Stopped", id="receiver-status")
         yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
-        yield Static("Associations", classes="table-title")
+        # The tables take what is left ("bulk": hidden when the pane is collapsed).
+        yield Static("Associations", classes="table-title bulk")
         associations: DataTable[PlainCell] = LiveTable(
-            id="associations", cursor_type="row", zebra_stripes=True
+            id="associations", cursor_type="row", zebra_stripes=True, classes="bulk"
         )
-        for key, label in ASSOCIATION_COLUMNS:
-            associations.add_column(label, key=key)
+        for key, label, width in ASSOCIATION_COLUMNS:
+            associations.add_column(label, key=key, width=width)
         yield associations
-        yield Static("Received objects", classes="table-title")
+        yield Static("Received objects", classes="table-title bulk")
         received = LiveTable(
-            id="received", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows
+            id="received",
+            cursor_type="row",
+            zebra_stripes=True,
+            max_rows=self.max_rows,
+            classes="bulk",
         )
         for key, label, width in RECEIVED_COLUMNS:
             received.add_column(label, key=key, width=width)

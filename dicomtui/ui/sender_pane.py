@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar
 from textual.worker import get_current_worker
 
 from dicomtui.core.dicom_tables import short_sop_class, short_status, short_transfer_syntax
@@ -33,6 +33,9 @@ SENT_COLUMNS = (
 )
 
 
+NOTHING_SELECTED = "Nothing selected: Space selects files and folders"
+
+
 class SenderPane(Vertical):
     class SelectionCounted(Message):
         def __init__(self, files: int, size: int) -> None:
@@ -52,6 +55,7 @@ class SenderPane(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.border_title = "Sender"
+        self.border_subtitle = NOTHING_SELECTED
         self.browse_path = browse_path
         self.initial = (host, "" if port is None else str(port), called_ae_title)
         self.progress = SendProgressModel()
@@ -61,25 +65,45 @@ class SenderPane(Vertical):
         self.selection_size = 0
 
     def compose(self) -> ComposeResult:
-        yield DicomDirectoryTree(self.browse_path, id="files")
-        yield Static(
-            "Nothing selected: Space selects files and folders", id="selection", markup=False
-        )
+        # The browser and the results table take what is left ("bulk": hidden when the
+        # pane is collapsed); the progress bar, its summary and the Out: line always show.
+        yield DicomDirectoryTree(self.browse_path, id="files", classes="bulk")
         host, port, called = self.initial
-        with Horizontal(id="destination"):
-            yield Label("To")
-            yield Input(host, placeholder="host", id="dest-host")
-            yield Input(port, placeholder="port", id="dest-port", type="integer", max_length=5)
-            yield Input(called, placeholder="called AE", id="dest-aet", max_length=16)
-        with Horizontal(id="send-buttons"):
-            yield Button("Echo F7", id="echo")
-            yield Button("Send F6", id="send", variant="primary")
-            yield Button("Cancel F8", id="cancel", variant="error", disabled=True)
-            yield TextLine("", id="echo-status")
+        with Horizontal(id="destination", classes="bulk"):
+            yield Label("To ")
+            yield Input(
+                host, placeholder="host", id="dest-host", compact=True, select_on_focus=False
+            )
+            yield Input(
+                port,
+                placeholder="port",
+                id="dest-port",
+                compact=True,
+                select_on_focus=False,
+                max_length=5,
+            )
+            yield Input(
+                called,
+                placeholder="called AE",
+                id="dest-aet",
+                compact=True,
+                select_on_focus=False,
+            )
+        with Horizontal(id="send-buttons", classes="bulk"):
+            yield Button("Echo F7", id="echo", compact=True)
+            yield Button("Send F6", id="send", variant="primary", compact=True)
+            yield Button("Cancel F8", id="cancel", variant="error", disabled=True, compact=True)
+        yield TextLine("", id="echo-status", classes="bulk")
         yield ProgressBar(id="progress", show_eta=False)
         yield TextLine("", id="progress-text")
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
-        sent = LiveTable(id="sent", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows)
+        sent = LiveTable(
+            id="sent",
+            cursor_type="row",
+            zebra_stripes=True,
+            max_rows=self.max_rows,
+            classes="bulk",
+        )
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
         yield sent
@@ -100,11 +124,9 @@ class SenderPane(Vertical):
         if not message.marked:
             self.workers.cancel_group(self, "selection")
             self.selection_files = self.selection_size = 0
-            self.query_one("#selection", Static).update(
-                "Nothing selected: Space selects files and folders"
-            )
+            self.border_subtitle = NOTHING_SELECTED
             return
-        self.query_one("#selection", Static).update(f"{len(message.marked)} selected: counting...")
+        self.border_subtitle = f"{len(message.marked)} selected: counting..."
         self._count_selection(message.marked)
 
     @work(thread=True, exclusive=True, group="selection", exit_on_error=False)
@@ -131,9 +153,8 @@ class SenderPane(Vertical):
     def on_sender_pane_selection_counted(self, message: SelectionCounted) -> None:
         self.selection_files, self.selection_size = message.files, message.size
         count = len(self.file_tree.marked)
-        self.query_one("#selection", Static).update(
+        self.border_subtitle = (
             f"{count} selected: {message.files} files, {human_size(message.size)}"
-            " (folders with everything inside)"
         )
 
     # --- destination -------------------------------------------------------------------
