@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
-from dicomtui.core.validation import parse_port
+from dicomtui.core.validation import parse_ae_title, parse_port
 from dicomtui.ui.live_table import PlainCell
 from dicomtui.ui.settings_screens import SettingsForm
 
@@ -39,24 +39,36 @@ class NodeForm(SettingsForm):
         return [
             ("Name", Input(n.name, id="node-name", placeholder="PACS")),
             ("Host", Input(n.host, id="node-host", placeholder="pacs.example.org")),
-            ("Port", Input(str(n.port), id="node-port", type="integer")),
-            ("Called AE title", Input(n.called_ae_title, id="node-called", max_length=16)),
+            ("Port", Input(str(n.port), id="node-port")),
+            ("Called AE title", Input(n.called_ae_title, id="node-called")),
             (
                 "Calling AE title",
-                Input(
-                    n.calling_ae_title, id="node-calling", max_length=16, placeholder="the sender's"
-                ),
+                Input(n.calling_ae_title, id="node-calling", placeholder="the sender's"),
             ),
             ("TLS", Switch(n.tls, id="node-tls")),
         ]
 
     def build(self) -> Node:
+        """Each field checked as it is read, so that an error names it and focuses it."""
+        name = str(self.value("node-name")).strip()
+        if not name:
+            raise ValueError("a node needs a name")
+        if any(other.name == name for other in self.others):
+            raise ValueError(f"there is already a node named {name!r}")
+        host = str(self.value("node-host")).strip()
+        if not host:
+            raise ValueError("a node needs a host")
+        port = parse_port(self.value("node-port"))
+        called = parse_ae_title(self.value("node-called"), "called AE title")
+        calling = str(self.value("node-calling")).strip()
+        if calling:
+            parse_ae_title(calling, "calling AE title")
         node = Node(
-            name=str(self.value("node-name")).strip(),
-            host=str(self.value("node-host")).strip(),
-            port=parse_port(self.value("node-port")),
-            called_ae_title=str(self.value("node-called")).strip(),
-            calling_ae_title=str(self.value("node-calling")).strip(),
+            name=name,
+            host=host,
+            port=port,
+            called_ae_title=called,
+            calling_ae_title=calling,
             tls=bool(self.value("node-tls")),
         )
         return check_node(node, self.others)

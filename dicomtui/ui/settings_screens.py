@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from dicomtui.core.receiver import PreferredSyntax, ReceiverSettings
 from dicomtui.core.sender import RequestSyntax, SenderSettings
@@ -72,10 +72,22 @@ def choice(
     return Select(options, value=value, allow_blank=False, id=widget_id)
 
 
-class SettingsForm(ModalScreen[Any]):
-    """A grid of labelled fields with Apply and Cancel; subclasses say which fields."""
+#: The rows a form takes besides its fields: border, padding, title, error, buttons.
+FORM_CHROME = 9
 
-    BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
+
+class SettingsForm(ModalScreen[Any]):
+    """A grid of labelled fields with Apply and Cancel; subclasses say which fields.
+
+    The fields scroll; the title, the error line and the buttons always show, at any
+    terminal size. The first field has the focus; a field that is wrong is named in
+    the error line and gets the focus.
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss_form", "Cancel"),
+        Binding("ctrl+s", "apply", "Apply"),
+    ]
     TITLE = ""
 
     def fields(self) -> list[tuple[str, Widget]]:
@@ -86,30 +98,67 @@ class SettingsForm(ModalScreen[Any]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
+        self._labels: dict[str, str] = {}
         with Vertical(id="form"):
-            yield Static(self.TITLE, classes="form-title")
-            with VerticalScroll(), Grid(classes="form-grid"):
+            yield Static(self.TITLE, classes="form-title", markup=False)
+            with VerticalScroll(id="form-body"), Grid(classes="form-grid"):
                 for label, widget in self.fields():
+                    if isinstance(widget, Input):
+                        widget.select_on_focus = False
+                    if widget.id:
+                        self._labels[widget.id] = label
                     yield Label(label)
                     yield widget
             yield Static("", id="form-error", markup=False)
             with Horizontal(classes="form-buttons"):
-                yield Button("Apply", id="apply", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply", id="apply", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._fit()
+        body = self.query_one("#form-body")
+        first = next((w for w in body.query("*") if w.focusable), None)
+        if first is not None:
+            first.focus()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The fields get the screen's height less the form's other rows."""
+        room = self.size.height - 1 - FORM_CHROME  # the footer
+        self.query_one("#form-body").styles.max_height = max(room, 3)
+
+    #: The field read last by build(): the one its error is about.
+    _reading = ""
 
     def value(self, widget_id: str) -> Any:
+        self._reading = widget_id
         widget = self.query_one(f"#{widget_id}")
         return widget.value  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#apply")
     @on(Input.Submitted)
-    def apply(self) -> None:
+    def action_apply(self) -> None:
+        self._reading = ""
         try:
             result = self.build()
         except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
+            self.show_error(str(exc), self._reading)
             return
         self.dismiss(result)
+
+    def show_error(self, message: str, widget_id: str = "") -> None:
+        """Say what is wrong, naming the field, and put the cursor in it."""
+        label = self._labels.get(widget_id, "")
+        self.query_one("#form-error", Static).update(f"{label}: {message}" if label else message)
+        if widget_id:
+            widget = self.query_one(f"#{widget_id}")
+            widget.focus()
+            widget.scroll_visible(animate=False)
+            if isinstance(widget, Input):
+                widget.cursor_position = len(widget.value)
 
     @on(Button.Pressed, "#cancel")
     def action_dismiss_form(self) -> None:
@@ -126,8 +175,8 @@ class ReceiverSettingsScreen(SettingsForm):
     def fields(self) -> list[tuple[str, Widget]]:
         s = self.settings
         return [
-            ("Port", Input(str(s.port), id="port", type="integer")),
-            ("AE title (-aet)", Input(s.ae_title, id="ae-title", max_length=16)),
+            ("Port", Input(str(s.port), id="port")),
+            ("AE title (-aet)", Input(s.ae_title, id="ae-title")),
             ("Listen on address (-ba)", Input(s.bind_address, id="bind", placeholder="all")),
             ("Output folder (-od)", Input(str(s.output_directory), id="output")),
             (
@@ -149,18 +198,18 @@ class ReceiverSettingsScreen(SettingsForm):
             ),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
-                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+                Input(str(s.max_pdu), id="max-pdu"),
             ),
-            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
-            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
-            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network")),
             (
                 "Associations at once",
-                Input(str(s.max_associations), id="max-assoc", type="integer"),
+                Input(str(s.max_associations), id="max-assoc"),
             ),
             (
                 "Largest object, MB (0 = no limit)",
-                Input(_megabytes(s.max_object_size), id="max-object", type="number"),
+                Input(_megabytes(s.max_object_size), id="max-object"),
             ),
             (
                 "Calling AE titles allowed (blank = any)",
@@ -181,7 +230,7 @@ class ReceiverSettingsScreen(SettingsForm):
             ("Refuse other called AE titles", Switch(s.check_called_ae_title, id="check-called")),
             (
                 "Silent connections closed after, s",
-                Input(str(s.handshake_timeout), id="handshake", type="number"),
+                Input(str(s.handshake_timeout), id="handshake"),
             ),
             (
                 "TLS certificate (PEM, blank = no TLS)",
@@ -239,7 +288,7 @@ class SenderOptionsScreen(SettingsForm):
     def fields(self) -> list[tuple[str, Widget]]:
         s = self.settings
         return [
-            ("Calling AE title (-aet)", Input(s.calling_ae_title, id="calling", max_length=16)),
+            ("Calling AE title (-aet)", Input(s.calling_ae_title, id="calling")),
             ("Only the contexts files need (-cx)", Switch(s.required_contexts, id="cx")),
             (
                 "Transfer syntaxes",
@@ -249,11 +298,11 @@ class SenderOptionsScreen(SettingsForm):
             ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
-                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+                Input(str(s.max_pdu), id="max-pdu"),
             ),
-            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
-            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
-            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network")),
             ("Send from address (-ba)", Input(s.bind_address, id="bind", placeholder="any")),
             ("TLS", Switch(s.tls, id="tls")),
             ("Trust this CA (PEM, blank = system's)", Input(_path_text(s.tls_ca), id="tls-ca")),
