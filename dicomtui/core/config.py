@@ -86,6 +86,8 @@ class AppPreferences:
     start_receiver: bool = True
     #: The node picked as destination at start (by name); empty: the app's own receiver.
     destination: str = ""
+    #: The folder the browser showed last: where it opens when no PATH is given.
+    last_folder: str = ""
 
 
 #: One change made in the app, applied to the document when it is saved.

@@ -39,6 +39,7 @@ from dicomtui.core.receiver import Receiver, ReceiverSettings
 from dicomtui.core.report import TransferReport, write_report
 from dicomtui.core.sender import SenderSettings, SendJob
 from dicomtui.ui.commands import BINDINGS, COMMANDS
+from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.help_screen import HelpScreen
 from dicomtui.ui.inspect_screen import InspectScreen
 from dicomtui.ui.log_pane import LEVEL_NAMES, LogPane
@@ -656,6 +657,12 @@ class DicomTuiApp(App[None]):
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel_send()
+
+    @on(DicomDirectoryTree.FolderChanged)
+    def _folder_changed(self, message: DicomDirectoryTree.FolderChanged) -> None:
+        """Remembered in the config file: the next start (without a PATH) opens it."""
+        self._set_app_preference(last_folder=str(message.path))
+        self.save_settings()
 
     @on(ReceiverPane.AssociationChosen)
     def _association_chosen(self, message: ReceiverPane.AssociationChosen) -> None:

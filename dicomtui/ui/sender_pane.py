@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -20,6 +21,7 @@ from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.core.validation import check_ae_title
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
+from dicomtui.ui.path_input import PathInput
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
@@ -54,7 +56,7 @@ class SenderPane(Vertical):
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
-        self.border_title = "Sender"
+        self.border_title = Text(f"Sender · {browse_path}")
         self.border_subtitle = NOTHING_SELECTED
         self.browse_path = browse_path
         self.initial = (host, "" if port is None else str(port), called_ae_title)
@@ -67,6 +69,7 @@ class SenderPane(Vertical):
     def compose(self) -> ComposeResult:
         # The browser and the results table take what is left ("bulk": hidden when the
         # pane is collapsed); the progress bar, its summary and the Out: line always show.
+        yield PathInput(id="browse-path", classes="bulk")
         yield DicomDirectoryTree(self.browse_path, id="files", classes="bulk")
         host, port, called = self.initial
         with Horizontal(id="destination", classes="bulk"):
@@ -107,6 +110,44 @@ class SenderPane(Vertical):
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
         yield sent
+
+    # --- the folder shown ---------------------------------------------------------------
+
+    def on_dicom_directory_tree_path_wanted(self, message: DicomDirectoryTree.PathWanted) -> None:
+        message.stop()
+        box = self.query_one(PathInput)
+        box.display = True
+        folder = str(self.file_tree.folder)
+        box.value = folder if folder.endswith(os.sep) else folder + os.sep
+        box.cursor_position = len(box.value)
+        box.focus()
+
+    def on_dicom_directory_tree_folder_changed(
+        self, message: DicomDirectoryTree.FolderChanged
+    ) -> None:
+        self.border_title = Text(f"Sender · {message.path}")  # and on to the app, to save it
+
+    @on(Input.Submitted, "#browse-path")
+    def _path_typed(self, message: Input.Submitted) -> None:
+        message.stop()
+        typed = message.value.strip()
+        if not typed:
+            self._close_path_box()
+            return
+        wanted = Path(typed).expanduser()
+        if not wanted.is_absolute():
+            wanted = self.file_tree.folder / wanted
+        if wanted.is_file():
+            wanted = wanted.parent
+        if not self.file_tree.go_to(wanted):
+            self.notify(f"No folder {wanted}", severity="warning", markup=False)
+            return
+        self._close_path_box()
+
+    @on(PathInput.Closed)
+    def _close_path_box(self) -> None:
+        self.query_one(PathInput).display = False
+        self.file_tree.focus()
 
     # --- selection ---------------------------------------------------------------------
 
@@ -242,6 +283,7 @@ class SenderPane(Vertical):
     def on_mount(self) -> None:
         # Nothing to show (and no idle animation) until the first send.
         self.query_one(ProgressBar).display = False
+        self.query_one(PathInput).display = False
 
     def tick(self, now: float) -> None:
         self.query_one(ThroughputLine).tick(now)
