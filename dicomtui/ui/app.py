@@ -21,7 +21,7 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header
+from textual.widgets import Button, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from dicomtui.core.bus import EventBus, EventQueue
@@ -33,12 +33,14 @@ from dicomtui.core.config import (
     default_config_path,
     save_config,
 )
+from dicomtui.core.dicom_files import collect_paths
 from dicomtui.core.echo import echo
-from dicomtui.core.events import EchoResult, Event, Level, LogMessage, Side
+from dicomtui.core.events import EchoResult, Event, Level, LogMessage, ReceiverStarted, Side
 from dicomtui.core.receiver import Receiver, ReceiverSettings
 from dicomtui.core.report import TransferReport, write_report
 from dicomtui.core.sender import SenderSettings, SendJob
-from dicomtui.ui.commands import BINDINGS, COMMANDS
+from dicomtui.ui.commands import BINDINGS, COMMANDS, CommandsProvider
+from dicomtui.ui.confirm_screen import ConfirmScreen
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.help_screen import HelpScreen
 from dicomtui.ui.inspect_screen import InspectScreen
@@ -48,7 +50,7 @@ from dicomtui.ui.nodes_screen import NodesScreen
 from dicomtui.ui.preferences_screen import PreferencesScreen
 from dicomtui.ui.receiver_pane import ReceiverPane
 from dicomtui.ui.report_screen import ReportChoice, ReportScreen
-from dicomtui.ui.sender_pane import SenderPane
+from dicomtui.ui.sender_pane import FieldError, SenderPane
 from dicomtui.ui.settings_screens import ReceiverSettingsScreen, SenderOptionsScreen
 from dicomtui.ui.text_line import TextLine
 
@@ -82,6 +84,8 @@ class LaunchConfig:
 class DicomTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "dicomtui"
+    #: The palette finds our commands by their names and by what they do.
+    COMMANDS = App.COMMANDS | {CommandsProvider}
     BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
 
     def __init__(self, config: LaunchConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -246,7 +250,7 @@ class DicomTuiApp(App[None]):
     def _on_quit_signal(self) -> None:
         self._quit_signals += 1
         if self._quit_signals == 1:
-            self.call_next(self.action_quit)
+            self.call_next(self.quit_now)
         else:
             self.exit(return_code=130)  # a second one: do not wait for the receiver
 
@@ -282,6 +286,7 @@ class DicomTuiApp(App[None]):
             with self.batch_update():
                 self.receiver_pane.apply(events, now)
                 self.sender_pane.apply(events, now)
+                self._follow_receiver(events)
                 self.log_pane.add_events(events, dropped)
         except NoMatches:  # the app is closing: the panes (or their parts) are gone
             return
@@ -385,9 +390,11 @@ class DicomTuiApp(App[None]):
     def _destination_settings(self) -> SenderSettings | None:
         try:
             host, port, called = self.sender_pane.destination()
-        except ValueError as exc:
+        except FieldError as exc:
             self.notify(str(exc), severity="warning")
-            self.query_one("#dest-host").focus()
+            box = self.query_one(f"#{exc.field_id}", Input)
+            box.focus()
+            box.cursor_position = len(box.value)  # what was typed stays, to be fixed
             return None
         node = self.destination_node
         if node is not None and (node.host, node.port, node.called_ae_title) == (
@@ -449,11 +456,39 @@ class DicomTuiApp(App[None]):
 
         def apply(settings: ReceiverSettings | None) -> None:
             if settings is not None:
+                self._dest_follows_receiver = self._sending_to_own_receiver()
                 self.start_receiver(settings)
                 self.settings_file.set_receiver(settings, was)
                 self.save_settings()
 
         self.push_screen(ReceiverSettingsScreen(was), apply)
+
+    #: The destination is this app's receiver, to be moved to where it listens next.
+    _dest_follows_receiver = False
+
+    def _sending_to_own_receiver(self) -> bool:
+        if self.destination_node is not None:
+            return False
+        pane = self.sender_pane
+        host = pane.query_one("#dest-host", Input).value.strip()
+        port = pane.query_one("#dest-port", Input).value.strip()
+        called = pane.query_one("#dest-aet", Input).value.strip()
+        receiver = self.receiver
+        ports = {str(self.receiver_settings.port)}
+        if receiver is not None and receiver.running:
+            ports.add(str(receiver.port))
+        own_hosts = ("127.0.0.1", "localhost", "::1", self.receiver_settings.bind_address)
+        return host in own_hosts and port in ports and called == self.receiver_settings.ae_title
+
+    def _follow_receiver(self, events: list[Event]) -> None:
+        """The destination "this app's receiver" follows it to its new port and AE title."""
+        if not self._dest_follows_receiver:
+            return
+        for event in events:
+            if isinstance(event, ReceiverStarted):
+                self._dest_follows_receiver = False
+                host = self.sender_pane.query_one("#dest-host", Input).value.strip()
+                self.sender_pane.set_destination(host, event.port, event.ae_title)
 
     def action_sender_options(self) -> None:
         was = self.sender_settings
@@ -489,7 +524,7 @@ class DicomTuiApp(App[None]):
             self._set_app_preference(destination=node.name)
             self.save_settings()
             where = f"{node.called_ae_title} at {node.host}:{node.port}"
-            self.notify(f"Sending to {node.name}: {where}")
+            self.notify(f"Destination: {node.name} ({where}). F6 sends the selection, F7 echoes.")
 
         self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, node_changed), picked)
 
@@ -547,11 +582,24 @@ class DicomTuiApp(App[None]):
         self.send_paths(self.sender_pane.selected)
 
     def action_retry_failed(self) -> None:
-        failed = list(self.sender_pane.progress.failed_paths)
-        if not failed:
-            self.notify("Nothing failed in the last send", severity="information")
+        """Send again what the last send did not get through: the objects that failed
+        and those a cancel (or a stop at the first failure) left not attempted."""
+        job = self.send_job
+        if job is None:
+            self.notify("Nothing was sent yet: F6 sends the selection", severity="warning")
             return
-        self.send_paths(failed)
+        if self._sending():
+            self.notify("A send is already running (F8 cancels it)", severity="warning")
+            return
+        files, _missing = collect_paths(job.paths, recurse=True)
+        done = self.sender_pane.done_paths
+        left = [path for path in files if str(path) not in done]
+        if not left:
+            self.notify("Everything in the last send went through: nothing to resume")
+            return
+        failed = self.sender_pane.progress.failed
+        if self.send_paths(left) is not None:
+            self.notify(f"Resuming: {len(left)} files ({failed} failed, the rest not attempted)")
 
     def action_echo(self) -> None:
         settings = self._destination_settings()
@@ -563,6 +611,8 @@ class DicomTuiApp(App[None]):
         if self.send_job is not None and self._sending():
             self.send_job.cancel()
             self.notify("Cancelling: the association is aborted after the object in flight")
+        else:
+            self.notify("No send is running: nothing to cancel", severity="warning")
 
     def action_clear_selection(self) -> None:
         self.sender_pane.file_tree.clear_marks()
@@ -570,6 +620,9 @@ class DicomTuiApp(App[None]):
     def action_cycle_log_level(self) -> None:
         level = self.log_pane.cycle_level()
         self._debug = level <= Level.DEBUG
+        # Ctrl+O shows it, and the next start keeps it.
+        self._set_app_preference(log_level=LEVEL_NAMES[level])
+        self.save_settings()
         self.notify(f"Log level: {LEVEL_NAMES[level]}", timeout=2)
 
     def action_toggle_wrap(self) -> None:
@@ -639,6 +692,27 @@ class DicomTuiApp(App[None]):
         return {c.id: self.keys_in_use.get(c.id, c.key) for c in COMMANDS}
 
     async def action_quit(self) -> None:
+        """Quit (Ctrl+Q); during a send, only once the user says so."""
+        if not self._sending():
+            await self.quit_now()
+            return
+
+        async def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                await self.quit_now()
+
+        p = self.sender_pane.progress
+        self.push_screen(
+            ConfirmScreen(
+                f"A send is running ({p.done} of {p.total_files} objects done). Quit and"
+                " abort it? The objects not sent yet are not sent.",
+                yes="Quit",
+                no="Keep sending",
+            ),
+            answered,
+        )
+
+    async def quit_now(self) -> None:
         """Stop sending and receiving cleanly, then quit."""
         self._ticker.stop()
         if self.send_job is not None:
@@ -689,10 +763,5 @@ class DicomTuiApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Textual's own (theme, keys, screenshot...); ours come from CommandsProvider.
         yield from super().get_system_commands(screen)
-        for command in COMMANDS:
-            if command.id == "app.quit":
-                continue
-            yield SystemCommand(
-                command.title, command.help, getattr(self, f"action_{command.action}")
-            )

@@ -18,6 +18,7 @@ from dicomtui.core.config import Node, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
 from dicomtui.core.validation import parse_ae_title, parse_port
+from dicomtui.ui.confirm_screen import ConfirmScreen
 from dicomtui.ui.live_table import PlainCell
 from dicomtui.ui.settings_screens import SettingsForm
 
@@ -84,7 +85,7 @@ class NodesScreen(ModalScreen[Node | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close"),
-        Binding("enter", "use", "Send to it", priority=True),
+        Binding("enter", "use", "Make it the destination", priority=True),
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("delete,d", "delete", "Delete"),
@@ -107,7 +108,8 @@ class NodesScreen(ModalScreen[Node | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="nodes"):
             yield Static(
-                "Address book (Enter sends to the node under the cursor)", classes="form-title"
+                "Address book (Enter makes the node under the cursor the destination; F6 then sends)",
+                classes="form-title",
             )
             yield DataTable(id="node-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="nodes-hint", markup=False)
@@ -188,11 +190,20 @@ class NodesScreen(ModalScreen[Node | None]):
 
     def action_delete(self) -> None:
         node = self.current()
-        if node is not None:
-            self.nodes.remove(node)
-            self.answers.pop(node.name, None)
-            self._changed(node, None)
-            self.notify(f"Deleted {node.name}")
+        if node is None:
+            return
+
+        def answered(delete: bool | None) -> None:
+            if delete and node in self.nodes:
+                self.nodes.remove(node)
+                self.answers.pop(node.name, None)
+                self._changed(node, None)
+                self.notify(f"Deleted {node.name}")
+
+        where = f"{node.called_ae_title} at {node.host}:{node.port}"
+        self.app.push_screen(
+            ConfirmScreen(f"Delete the node {node.name} ({where})?", yes="Delete"), answered
+        )
 
     def action_echo(self) -> None:
         node = self.current()

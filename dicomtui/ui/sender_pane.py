@@ -13,7 +13,12 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar
 from textual.worker import get_current_worker
 
-from dicomtui.core.dicom_tables import short_sop_class, short_status, short_transfer_syntax
+from dicomtui.core.dicom_tables import (
+    short_sop_class,
+    short_status,
+    short_transfer_syntax,
+    status_category,
+)
 from dicomtui.core.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
 from dicomtui.core.log_format import format_event, send_summary
 from dicomtui.core.tracking import SendProgressModel
@@ -36,6 +41,14 @@ SENT_COLUMNS = (
 
 
 NOTHING_SELECTED = "Nothing selected: Space selects files and folders"
+
+
+class FieldError(ValueError):
+    """A destination field that is wrong: says what to fix, and which field."""
+
+    def __init__(self, message: str, field_id: str) -> None:
+        super().__init__(message)
+        self.field_id = field_id
 
 
 class SenderPane(Vertical):
@@ -63,6 +76,8 @@ class SenderPane(Vertical):
         self.progress = SendProgressModel()
         self.max_rows = max_rows
         self._sent_count = 0
+        #: Files of the last send that need no resending: stored, or not DICOM.
+        self.done_paths: set[str] = set()
         self.selection_files = 0
         self.selection_size = 0
 
@@ -206,10 +221,16 @@ class SenderPane(Vertical):
         port_text = self.query_one("#dest-port", Input).value.strip()
         called = self.query_one("#dest-aet", Input).value.strip() or "ANY-SCP"
         if not host:
-            raise ValueError("Type the destination's host first")
+            raise FieldError("Type the destination's host first", "dest-host")
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError("The destination port must be a number from 1 to 65535")
-        return host, int(port_text), check_ae_title(called, "called AE title")
+            raise FieldError(
+                f"The destination port must be a number from 1 to 65535, not {port_text!r}",
+                "dest-port",
+            )
+        try:
+            return host, int(port_text), check_ae_title(called, "called AE title")
+        except ValueError as exc:
+            raise FieldError(str(exc), "dest-aet") from None
 
     def set_destination(self, host: str, port: int, called_ae_title: str) -> None:
         self.query_one("#dest-host", Input).value = host
@@ -233,6 +254,10 @@ class SenderPane(Vertical):
         for event in mine:
             if isinstance(event, FileSent | FileSkipped):
                 results.append(self._result_row(event))
+                if isinstance(event, FileSkipped) or (
+                    not event.error and status_category(event.status) in ("Success", "Warning")
+                ):
+                    self.done_paths.add(event.path)
             elif isinstance(event, EchoResult):
                 [line] = format_event(event)
                 self.query_one("#echo-status", TextLine).update(line.text)
@@ -291,6 +316,7 @@ class SenderPane(Vertical):
             self.update_progress(now)
 
     def reset_results(self) -> None:
+        self.done_paths = set()
         self.query_one(ProgressBar).display = True
         self.query_one("#sent", DataTable).clear()
         self.progress = SendProgressModel()

@@ -25,7 +25,6 @@ from dicomtui.core.validation import (
     parse_ae_title,
     parse_count,
     parse_list,
-    parse_megabytes,
     parse_optional_file,
     parse_port,
     parse_seconds,
@@ -57,9 +56,47 @@ LAYOUT_CHOICES = [
 ]
 
 
-def _megabytes(size: int) -> str:
-    """Exactly (4294.967296 for 4 GiB), so that Apply without an edit changes nothing."""
-    return f"{size / 1_000_000:.6f}".rstrip("0").rstrip(".")
+#: Units a size may be typed in (a plain number is megabytes).
+SIZE_UNITS = {
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+}
+
+
+def size_text(size: int) -> str:
+    """A size in the largest unit that says it exactly (4 GiB, 500 MB, 1.5 GB), so that
+    Apply without an edit changes nothing."""
+    if size == 0:
+        return "0"
+    for unit in ("GiB", "MiB", "KiB"):
+        if size % SIZE_UNITS[unit.upper()] == 0:
+            return f"{size // SIZE_UNITS[unit.upper()]} {unit}"
+    for unit in ("GB", "MB", "KB"):
+        scale = SIZE_UNITS[unit]
+        if size >= scale and size % (scale // 1000) == 0:  # three decimals at most
+            whole, part = divmod(size, scale)
+            digits = f"{part:0{len(str(scale)) - 1}d}".rstrip("0")
+            return f"{whole}.{digits} {unit}" if digits else f"{whole} {unit}"
+    return f"{size} B"
+
+
+def parse_size(text: str, what: str) -> int:
+    """``500 MB``, ``4 GiB``, ``1.5GB`` or a plain number of megabytes."""
+    cleaned = text.strip().upper().replace(" ", "")
+    number = cleaned.rstrip("BGIKM")
+    unit = cleaned[len(number) :] or "MB"
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1
+    if unit not in SIZE_UNITS or not value >= 0 or value == float("inf"):
+        raise ValueError(f"The {what} must be a size such as 500 MB or 4 GiB (0 = no limit)")
+    return round(value * SIZE_UNITS[unit])
 
 
 def _path_text(path: Path | None) -> str:
@@ -208,8 +245,8 @@ class ReceiverSettingsScreen(SettingsForm):
                 Input(str(s.max_associations), id="max-assoc"),
             ),
             (
-                "Largest object, MB (0 = no limit)",
-                Input(_megabytes(s.max_object_size), id="max-object"),
+                "Largest object (MB, GB, GiB; 0 = no limit)",
+                Input(size_text(s.max_object_size), id="max-object"),
             ),
             (
                 "Calling AE titles allowed (blank = any)",
@@ -264,7 +301,7 @@ class ReceiverSettingsScreen(SettingsForm):
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
             max_associations=parse_count(self.value("max-assoc"), "number of associations", 1),
-            max_object_size=round(parse_megabytes(self.value("max-object")) * 1_000_000),
+            max_object_size=parse_size(self.value("max-object"), "largest object"),
             allowed_calling_ae_titles=tuple(
                 check_ae_title(title, "allowed calling AE title")
                 for title in parse_list(self.value("allow-calling"))
