@@ -90,6 +90,7 @@ class ReceiverPane(Vertical):
         self.failed = 0
         self.state = "stopped"
         self.state_text = "Stopped"
+        self.detail_text = ""
 
     def compose(self) -> ComposeResult:
         yield TextLine("Stopped", id="receiver-status")
@@ -126,7 +127,8 @@ class ReceiverPane(Vertical):
                 where = f"{event.address or '*'}:{event.port}"
                 into = event.output_directory or "nowhere (--ignore)"
                 self.state = "listening"
-                self.state_text = f"Listening on {where} as {event.ae_title}; storing into {into}"
+                self.state_text = f"Listening on {where}"
+                self.detail_text = f"as {event.ae_title}; storing into {into}"
             elif isinstance(event, ReceiverStopped):
                 self.state, self.state_text = "stopped", "Stopped (F5 starts it)"
             elif isinstance(event, ReceiverFailed):
@@ -143,7 +145,10 @@ class ReceiverPane(Vertical):
         if self.failed:
             counts += f" · {self.failed} failed"
         status = self.query_one("#receiver-status", TextLine)
-        status.update(f"{marker} {self.state_text}{counts if self.state == 'listening' else ''}")
+        if self.state == "listening":  # the counts first: a narrow pane still shows them
+            status.update(f"{marker} {self.state_text}{counts} · {self.detail_text}")
+        else:
+            status.update(f"{marker} {self.state_text}")
         status.set_class(self.state == "failed", "error")
 
     def _cells(self, row: AssociationRow, now: float) -> dict[str, str]:
