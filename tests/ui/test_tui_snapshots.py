@@ -49,6 +49,14 @@ def fixed_world() -> Iterator[None]:
         time.tzset()
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """Let the layout, the log's re-wrap to its width and its scroll to the end finish."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.2)
+
+
 def app_with(events: list, *, level: Level = Level.INFO):  # type: ignore[no-untyped-def]
     app = make_app(
         BROWSE, Path("dicom-inbox"), port=11112, start_receiver=False, clock=lambda: scenes.T0 + 5
@@ -76,7 +84,7 @@ def app_with(events: list, *, level: Level = Level.INFO):  # type: ignore[no-unt
         # The pane's title shows where the checkout is: the same text on every machine.
         app.sender_pane.border_title = "Sender · /studies"
         tree.focus()
-        await pilot.pause()
+        await settle(pilot)
 
     return app, prepare
 
@@ -133,6 +141,6 @@ def test_sender_zoomed(snap_compare, size) -> None:  # type: ignore[no-untyped-d
         await prepare(pilot)
         await pilot.press("ctrl+z")
         app.clear_notifications()
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=zoom)
