@@ -43,6 +43,7 @@ def test_a_long_running_receiver_keeps_the_newest_objects_and_says_how_many_are_
     with path.open(newline="") as fp:
         rows = list(csv.DictReader(fp))
     assert rows[0]["sop_instance"] == "1.2.151"
+    assert rows[0]["sop_class"] == CT  # the UID, not a short name such as "CT"
     assert (rows[-1]["result"], rows[-1]["error"], rows[-1]["status"]) == ("Lost", "aborted", "")
     assert float(rows[1]["seconds"]) == 1.0  # one second after the previous object
 

@@ -13,27 +13,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header
+from textual.widgets import Button, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from dicomtui.core.config.file import Config, ConfigNotSaved, default_config_path, save_config
 from dicomtui.core.config.schema import AppPreferences, Node
+from dicomtui.core.dicom.files import collect_paths
 from dicomtui.core.scp.receiver import Receiver
 from dicomtui.core.scp.settings import ReceiverSettings
 from dicomtui.core.scu.echo import echo
 from dicomtui.core.scu.send_job import SendJob
 from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.core.stream.bus import EventBus, EventQueue
-from dicomtui.core.stream.events import EchoResult, Event, Level, LogMessage, Side
+from dicomtui.core.stream.events import EchoResult, Event, Level, LogMessage, ReceiverStarted, Side
 from dicomtui.core.stream.report import TransferReport, write_report
-from dicomtui.ui.commands import BINDINGS, COMMANDS
+from dicomtui.ui.commands import BINDINGS, COMMANDS, CommandsProvider
+from dicomtui.ui.confirm_screen import ConfirmScreen
+from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.help_screen import HelpScreen
 from dicomtui.ui.inspect_screen import InspectScreen
 from dicomtui.ui.log_pane import LEVEL_NAMES, LogPane
@@ -42,7 +46,7 @@ from dicomtui.ui.nodes_screen import NodesScreen
 from dicomtui.ui.preferences_screen import PreferencesScreen
 from dicomtui.ui.receiver_pane import ReceiverPane
 from dicomtui.ui.report_screen import ReportChoice, ReportScreen
-from dicomtui.ui.sender_pane import SenderPane
+from dicomtui.ui.sender_pane import FieldError, SenderPane
 from dicomtui.ui.settings_screens import ReceiverSettingsScreen, SenderOptionsScreen
 from dicomtui.ui.text_line import TextLine
 
@@ -51,6 +55,12 @@ from dicomtui.ui.text_line import TextLine
 DRAIN_INTERVAL = 0.05
 BUSY_DRAIN_INTERVAL = 0.5
 BUSY_EVENTS_PER_SECOND = 100
+#: Narrower than this, the receiver and the sender are stacked, and only the one in
+#: use shows its tables and browser (the other shows its live lines).
+NARROW_WIDTH = 110
+#: Shorter than this: no title bar, no sparklines, a smaller log.
+SHORT_HEIGHT = 32
+PANES = ("receiver", "sender", "log-pane")
 
 
 @dataclass
@@ -70,6 +80,8 @@ class LaunchConfig:
 class DicomTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "dicomtui"
+    #: The palette finds our commands by their names and by what they do.
+    COMMANDS = App.COMMANDS | {CommandsProvider}
     BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
 
     def __init__(self, config: LaunchConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -101,6 +113,11 @@ class DicomTuiApp(App[None]):
         self._drain_scheduled = False
 
     # --- layout --------------------------------------------------------------------------
+
+    #: The pane that has the whole screen but the others' live lines (Ctrl+Z), if any.
+    zoomed: str | None = None
+    #: Of the receiver and the sender, the one shown whole when they are stacked.
+    stacked_pane = "sender"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,7 +156,84 @@ class DicomTuiApp(App[None]):
             self.start_receiver()
         self._ticker = self.set_interval(1.0, self._tick)
         self.query_one("#files").focus()
+        self.update_layout()
         self._quit_on_signals()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update_layout(event.size)
+
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < NARROW_WIDTH
+
+    def update_layout(self, size: Size | None = None) -> None:
+        """Which panes show whole and which only their live lines, for this size.
+
+        Side by side (wide), every pane is whole. Stacked (narrow, or a pane zoomed),
+        the pane in use is whole and the others keep their live lines: the receiver's
+        state and counts, the send's progress and summary, the log's newest lines.
+        """
+        width, height = size or self.size
+        try:
+            main = self.screen_stack[0]
+            panes = main.query_one("#panes")
+        except (IndexError, NoMatches):
+            return
+        narrow = width < NARROW_WIDTH
+        main.set_class(height < SHORT_HEIGHT, "-short")
+        main.set_class(narrow, "-narrow")
+        panes.set_class(narrow or self.zoomed is not None, "stacked")
+        if self.zoomed is not None:
+            whole = {self.zoomed}
+        elif narrow:
+            whole = {self.stacked_pane, "log-pane"}
+        else:
+            whole = set(PANES)
+        for pane_id in PANES:
+            main.query_one(f"#{pane_id}").set_class(pane_id not in whole, "collapsed")
+
+    @on(events.DescendantFocus)
+    def _focus_moved(self, event: events.DescendantFocus) -> None:
+        """Stacked, the pane the focus goes to is the one shown whole."""
+        pane = next(
+            (a.id for a in event.widget.ancestors_with_self if a.id in ("receiver", "sender")),
+            None,
+        )
+        if pane is not None and pane != self.stacked_pane:
+            self.stacked_pane = pane
+            self.update_layout()
+
+    def action_zoom(self) -> None:
+        """Give the pane in use the whole screen (again: back to all panes)."""
+        if self.zoomed is not None:
+            self.zoomed = None
+        else:
+            focused = self.focused
+            pane = None
+            if focused is not None:
+                pane = next((a.id for a in focused.ancestors_with_self if a.id in PANES), None)
+            self.zoomed = pane or self.stacked_pane
+        self.update_layout()
+        if self.zoomed is not None:
+            self.notify(
+                f"Zoomed: {self.zoomed.removesuffix('-pane')} (Ctrl+Z again for all)", timeout=2
+            )
+
+    def action_switch_pane(self) -> None:
+        """Move to the next pane (receiver, sender, log): stacked or zoomed, it is shown whole."""
+        focused = self.focused
+        current = None
+        if focused is not None:
+            current = next((a.id for a in focused.ancestors_with_self if a.id in PANES), None)
+        order = list(PANES)
+        target = order[(order.index(current) + 1) % len(order)] if current else "sender"
+        if target in ("receiver", "sender"):
+            self.stacked_pane = target
+        if self.zoomed is not None:
+            self.zoomed = target
+        self.update_layout()
+        first = {"receiver": "#associations", "sender": "#files", "log-pane": "#log"}[target]
+        self.call_after_refresh(self.query_one(first).focus)
 
     def _quit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT from outside quit as Ctrl+Q does (the receiver
@@ -152,7 +246,7 @@ class DicomTuiApp(App[None]):
     def _on_quit_signal(self) -> None:
         self._quit_signals += 1
         if self._quit_signals == 1:
-            self.call_next(self.action_quit)
+            self.call_next(self.quit_now)
         else:
             self.exit(return_code=130)  # a second one: do not wait for the receiver
 
@@ -188,6 +282,7 @@ class DicomTuiApp(App[None]):
             with self.batch_update():
                 self.receiver_pane.apply(events, now)
                 self.sender_pane.apply(events, now)
+                self._follow_receiver(events)
                 self.log_pane.add_events(events, dropped)
         except NoMatches:  # the app is closing: the panes (or their parts) are gone
             return
@@ -291,9 +386,11 @@ class DicomTuiApp(App[None]):
     def _destination_settings(self) -> SenderSettings | None:
         try:
             host, port, called = self.sender_pane.destination()
-        except ValueError as exc:
+        except FieldError as exc:
             self.notify(str(exc), severity="warning")
-            self.query_one("#dest-host").focus()
+            box = self.query_one(f"#{exc.field_id}", Input)
+            box.focus()
+            box.cursor_position = len(box.value)  # what was typed stays, to be fixed
             return None
         node = self.destination_node
         if node is not None and (node.host, node.port, node.called_ae_title) == (
@@ -355,11 +452,39 @@ class DicomTuiApp(App[None]):
 
         def apply(settings: ReceiverSettings | None) -> None:
             if settings is not None:
+                self._dest_follows_receiver = self._sending_to_own_receiver()
                 self.start_receiver(settings)
                 self.settings_file.set_receiver(settings, was)
                 self.save_settings()
 
         self.push_screen(ReceiverSettingsScreen(was), apply)
+
+    #: The destination is this app's receiver, to be moved to where it listens next.
+    _dest_follows_receiver = False
+
+    def _sending_to_own_receiver(self) -> bool:
+        if self.destination_node is not None:
+            return False
+        pane = self.sender_pane
+        host = pane.query_one("#dest-host", Input).value.strip()
+        port = pane.query_one("#dest-port", Input).value.strip()
+        called = pane.query_one("#dest-aet", Input).value.strip()
+        receiver = self.receiver
+        ports = {str(self.receiver_settings.port)}
+        if receiver is not None and receiver.running:
+            ports.add(str(receiver.port))
+        own_hosts = ("127.0.0.1", "localhost", "::1", self.receiver_settings.bind_address)
+        return host in own_hosts and port in ports and called == self.receiver_settings.ae_title
+
+    def _follow_receiver(self, events: list[Event]) -> None:
+        """The destination "this app's receiver" follows it to its new port and AE title."""
+        if not self._dest_follows_receiver:
+            return
+        for event in events:
+            if isinstance(event, ReceiverStarted):
+                self._dest_follows_receiver = False
+                host = self.sender_pane.query_one("#dest-host", Input).value.strip()
+                self.sender_pane.set_destination(host, event.port, event.ae_title)
 
     def action_sender_options(self) -> None:
         was = self.sender_settings
@@ -395,7 +520,7 @@ class DicomTuiApp(App[None]):
             self._set_app_preference(destination=node.name)
             self.save_settings()
             where = f"{node.called_ae_title} at {node.host}:{node.port}"
-            self.notify(f"Sending to {node.name}: {where}")
+            self.notify(f"Destination: {node.name} ({where}). F6 sends the selection, F7 echoes.")
 
         self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, node_changed), picked)
 
@@ -453,11 +578,24 @@ class DicomTuiApp(App[None]):
         self.send_paths(self.sender_pane.selected)
 
     def action_retry_failed(self) -> None:
-        failed = list(self.sender_pane.progress.failed_paths)
-        if not failed:
-            self.notify("Nothing failed in the last send", severity="information")
+        """Send again what the last send did not get through: the objects that failed
+        and those a cancel (or a stop at the first failure) left not attempted."""
+        job = self.send_job
+        if job is None:
+            self.notify("Nothing was sent yet: F6 sends the selection", severity="warning")
             return
-        self.send_paths(failed)
+        if self._sending():
+            self.notify("A send is already running (F8 cancels it)", severity="warning")
+            return
+        files, _missing = collect_paths(job.paths, recurse=True)
+        done = self.sender_pane.done_paths
+        left = [path for path in files if str(path) not in done]
+        if not left:
+            self.notify("Everything in the last send went through: nothing to resume")
+            return
+        failed = self.sender_pane.progress.failed
+        if self.send_paths(left) is not None:
+            self.notify(f"Resuming: {len(left)} files ({failed} failed, the rest not attempted)")
 
     def action_echo(self) -> None:
         settings = self._destination_settings()
@@ -469,6 +607,8 @@ class DicomTuiApp(App[None]):
         if self.send_job is not None and self._sending():
             self.send_job.cancel()
             self.notify("Cancelling: the association is aborted after the object in flight")
+        else:
+            self.notify("No send is running: nothing to cancel", severity="warning")
 
     def action_clear_selection(self) -> None:
         self.sender_pane.file_tree.clear_marks()
@@ -476,7 +616,13 @@ class DicomTuiApp(App[None]):
     def action_cycle_log_level(self) -> None:
         level = self.log_pane.cycle_level()
         self._debug = level <= Level.DEBUG
+        # Ctrl+O shows it, and the next start keeps it.
+        self._set_app_preference(log_level=LEVEL_NAMES[level])
+        self.save_settings()
         self.notify(f"Log level: {LEVEL_NAMES[level]}", timeout=2)
+
+    def action_toggle_wrap(self) -> None:
+        self.log_pane.wrap = not self.log_pane.wrap
 
     def action_toggle_follow(self) -> None:
         self.log_pane.follow = not self.log_pane.follow
@@ -542,6 +688,27 @@ class DicomTuiApp(App[None]):
         return {c.id: self.keys_in_use.get(c.id, c.key) for c in COMMANDS}
 
     async def action_quit(self) -> None:
+        """Quit (Ctrl+Q); during a send, only once the user says so."""
+        if not self._sending():
+            await self.quit_now()
+            return
+
+        async def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                await self.quit_now()
+
+        p = self.sender_pane.progress
+        self.push_screen(
+            ConfirmScreen(
+                f"A send is running ({p.done} of {p.total_files} objects done). Quit and"
+                " abort it? The objects not sent yet are not sent.",
+                yes="Quit",
+                no="Keep sending",
+            ),
+            answered,
+        )
+
+    async def quit_now(self) -> None:
         """Stop sending and receiving cleanly, then quit."""
         self._ticker.stop()
         if self.send_job is not None:
@@ -560,6 +727,12 @@ class DicomTuiApp(App[None]):
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel_send()
+
+    @on(DicomDirectoryTree.FolderChanged)
+    def _folder_changed(self, message: DicomDirectoryTree.FolderChanged) -> None:
+        """Remembered in the config file: the next start (without a PATH) opens it."""
+        self._set_app_preference(last_folder=str(message.path))
+        self.save_settings()
 
     @on(ReceiverPane.AssociationChosen)
     def _association_chosen(self, message: ReceiverPane.AssociationChosen) -> None:
@@ -586,10 +759,5 @@ class DicomTuiApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Textual's own (theme, keys, screenshot...); ours come from CommandsProvider.
         yield from super().get_system_commands(screen)
-        for command in COMMANDS:
-            if command.id == "app.quit":
-                continue
-            yield SystemCommand(
-                command.title, command.help, getattr(self, f"action_{command.action}")
-            )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,29 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("log.save", "ctrl+s", "save_log", "Save log", "Save the log to a file", show=False),
     Command(
+        "app.zoom",
+        "ctrl+z",
+        "zoom",
+        "Zoom",
+        "Give the pane in use the whole screen; the others keep their live lines (again: undo)",
+    ),
+    Command(
+        "app.switch",
+        "ctrl+t",
+        "switch_pane",
+        "Next pane",
+        "Move to the next pane (receiver, sender, log); stacked panes show it whole",
+        show=False,
+    ),
+    Command(
+        "log.wrap",
+        "ctrl+w",
+        "toggle_wrap",
+        "Wrap log",
+        "Wrap long log lines, or let them scroll sideways",
+        show=False,
+    ),
+    Command(
         "app.inspect",
         "f10",
         "inspect",
@@ -112,3 +138,32 @@ BINDINGS: list[Binding] = [
     Binding(c.key, c.action, c.title, show=c.show, id=c.id, priority=c.id == "app.quit")
     for c in COMMANDS
 ]
+
+
+class CommandsProvider(Provider):
+    """The command palette's entries for COMMANDS, found by name (fuzzy) or by any
+    words of what they do ("folder", "abort", "syntax")."""
+
+    def _commands(self) -> list[tuple[Command, Callable[[], Any]]]:
+        found = []
+        for command in COMMANDS:
+            if command.id == "app.quit":  # Textual's own palette has Quit
+                continue
+            action = getattr(self.app, f"action_{command.action}", None)
+            if action is not None:
+                found.append((command, action))
+        return found
+
+    async def discover(self) -> Hits:
+        for command, action in self._commands():
+            yield DiscoveryHit(command.title, action, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        wanted = query.strip().lower()
+        for command, action in self._commands():
+            score = matcher.match(command.title)
+            if score <= 0 and wanted and wanted in command.help.lower():
+                score = 0.5  # below a match of the name
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), action, help=command.help)

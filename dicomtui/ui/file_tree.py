@@ -25,7 +25,21 @@ class DicomDirectoryTree(DirectoryTree):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_mark", "Select", tooltip="Select or unselect for sending"),
+        Binding("backspace", "parent", "Parent", tooltip="Go to the parent folder"),
+        Binding("slash", "type_path", "Go to", tooltip="Type a folder's path (Tab completes)"),
+        Binding("tilde", "home", "Home", show=False),
+        Binding("full_stop", "start_folder", "Start folder", show=False),
     ]
+
+    class FolderChanged(Message):
+        """The browser shows another folder."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class PathWanted(Message):
+        """The user wants to type a path (the pane shows a box for it)."""
 
     class MarksChanged(Message):
         """The set of selected paths changed."""
@@ -41,8 +55,12 @@ class DicomDirectoryTree(DirectoryTree):
             super().__init__()
             self.paths = paths
 
-    def __init__(self, path: str | Path, *, id: str | None = None) -> None:
-        super().__init__(path, id=id)
+    def __init__(
+        self, path: str | Path, *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(path, id=id, classes=classes)
+        #: The folder the app started in ("." goes back to it).
+        self.start_path = Path(path)
         self.marked: set[Path] = set()
         self._is_dicom: dict[Path, bool] = {}
         self._pending: list[Path] = []
@@ -101,6 +119,42 @@ class DicomDirectoryTree(DirectoryTree):
 
     def is_dicom(self, path: Path) -> bool | None:
         return self._is_dicom.get(path)
+
+    # --- going anywhere ------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path)
+
+    def go_to(self, folder: Path) -> bool:
+        """Show ``folder`` (with its marks kept); False if it is not a folder."""
+        folder = folder.expanduser()
+        if not folder.is_dir():
+            return False
+        folder = folder.resolve()
+        if folder != self.folder:
+            self.path = folder
+            # Made on the tree's own turn: a message made while its parent handles
+            # another (a typed path) would stop at that parent instead of reaching the app.
+            self.call_later(self._announce, folder)
+        return True
+
+    def _announce(self, folder: Path) -> None:
+        self.post_message(self.FolderChanged(folder))
+
+    def action_parent(self) -> None:
+        folder = self.folder.resolve()
+        if folder.parent != folder:
+            self.go_to(folder.parent)
+
+    def action_home(self) -> None:
+        self.go_to(Path.home())
+
+    def action_start_folder(self) -> None:
+        self.go_to(self.start_path)
+
+    def action_type_path(self) -> None:
+        self.post_message(self.PathWanted())
 
     def action_toggle_mark(self) -> None:
         node = self.cursor_node

@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "path", nargs="?", default=".", help="folder to browse for files to send (default: .)"
+        "path",
+        nargs="?",
+        help="folder to browse for files to send (default: the folder browsed last, or .)",
     )
     parser.add_argument(
         "--port", type=int, help=f"receiver port (default: the config's, or {DEFAULT_PORT})"
@@ -100,7 +102,11 @@ def config_from_args(args: argparse.Namespace) -> object:
     receiver, sender = app_defaults()
     path = Path(args.config).expanduser() if args.config else default_config_path()
     config, notices = load_config(path, receiver, sender)
-    browse = Path(args.path).expanduser()
+    last = config.app.last_folder
+    if args.path is None and last and Path(last).expanduser().is_dir():
+        browse = Path(last).expanduser()
+    else:
+        browse = Path(args.path or ".").expanduser()
     if not browse.is_dir():
         what = "is not a folder" if browse.exists() else "does not exist"
         notices.append(f"{args.path} {what}; browsing {Path.cwd()} instead")

@@ -7,7 +7,11 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.cells import cell_len, chop_cells
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Log
@@ -15,18 +19,45 @@ from textual.widgets import Input, Log
 from dicomtui.core.stream.events import Event, Level
 from dicomtui.core.stream.log_format import format_event
 from dicomtui.ui.steady_scroll import SteadyLog
-from dicomtui.ui.text_line import TextLine
 
 LEVEL_NAMES = {Level.ERROR: "quiet", Level.INFO: "verbose", Level.DEBUG: "debug"}
 LEVEL_CYCLE = (Level.ERROR, Level.INFO, Level.DEBUG)
+#: Where a wrapped line goes on: under its text, past the time stamp.
+WRAP_INDENT = "    "
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """One log line cut into rows of at most ``width`` cells, at a space where there is
+    one in the row's second half; the rows after the first are indented."""
+    if width <= len(WRAP_INDENT) + 8 or cell_len(line) <= width:
+        return [line]
+    rows: list[str] = []
+    rest, room = line, width
+    while cell_len(rest) > room:
+        row = chop_cells(rest, room)[0]
+        space = row.rfind(" ")
+        if space > room // 2:
+            row = row[: space + 1]
+        rows.append(row.rstrip(" ") if not rows else WRAP_INDENT + row.rstrip(" "))
+        rest = rest[len(row) :]
+        room = width - len(WRAP_INDENT)
+    if rest:
+        rows.append(rest if not rows else WRAP_INDENT + rest)
+    return rows
 
 
 class LogPane(Vertical):
     """Keeps the last ``keep_events`` events and shows the last ``max_lines`` lines
-    that pass the level, association and text filters."""
+    that pass the level, association and text filters. Lines wider than the pane wrap
+    (or, with wrapping off, scroll sideways); the title is on the border."""
+
+    BINDINGS = [
+        Binding("escape", "close_filter", "Close filter", show=False),
+    ]
 
     level: reactive[Level] = reactive(Level.INFO)
     follow: reactive[bool] = reactive(True)
+    wrap: reactive[bool] = reactive(True)
     text_filter: reactive[str] = reactive("")
     assoc_filter: reactive[int | None] = reactive(None)
 
@@ -37,10 +68,15 @@ class LogPane(Vertical):
         self.events: deque[Event] = deque(maxlen=keep_events)
         self.max_lines = max_lines
         self.dropped = 0
+        #: The lines shown, each whole (the Log holds them cut to the pane's width).
+        self.shown: deque[str] = deque(maxlen=max_lines)
+        self._wrap_width = 0
 
     def compose(self) -> ComposeResult:
-        yield TextLine(id="log-title")
-        yield Input(placeholder="Filter the log (Enter to apply, empty to clear)", id="log-filter")
+        yield Input(
+            placeholder="Filter the log (Enter applies, empty clears, Escape closes)",
+            id="log-filter",
+        )
         yield SteadyLog(max_lines=self.max_lines, id="log", auto_scroll=True)
 
     def on_mount(self) -> None:
@@ -58,7 +94,7 @@ class LogPane(Vertical):
             self.dropped += dropped
             lines.append(f"-- {dropped} events were dropped: the display could not keep up --")
         if lines:
-            self.query_one(Log).write_lines(lines[-self.max_lines :])
+            self._write(lines[-self.max_lines :])
         if dropped:
             self._update_title()
 
@@ -76,14 +112,47 @@ class LogPane(Vertical):
             texts = [text for text in texts if wanted in text.lower()]
         return texts
 
-    def rerender(self) -> None:
+    def _write(self, lines: list[str]) -> None:
+        self.shown.extend(lines)
+        log = self.query_one(Log)
+        if self.wrap:
+            width = self._log_width()
+            lines = [row for line in lines for row in wrap_line(line, width)]
+        log.write_lines(lines)
+
+    def _log_width(self) -> int:
+        """The columns a line has in the log, leaving room for its scrollbar."""
+        log = self.query_one(Log)
+        self._wrap_width = max(log.size.width - log.styles.scrollbar_size_vertical, 0)
+        return self._wrap_width
+
+    def _rewrite(self) -> None:
+        """Show the same lines again, cut to the pane's width as it is now."""
         log = self.query_one(Log)
         log.clear()
+        lines = list(self.shown)
+        self.shown.clear()
+        self._write(lines)
+        if not self.wrap:
+            log.scroll_to(x=0, animate=False, immediate=True)
+
+    def rerender(self) -> None:
+        self.query_one(Log).clear()
+        self.shown.clear()
         lines: list[str] = []
         for event in self.events:
             lines.extend(self._lines(event))
-        log.write_lines(lines[-self.max_lines :])
+        self._write(lines[-self.max_lines :])
         self._update_title()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self.wrap and self.is_mounted:
+            self.call_after_refresh(self._rewrap_if_needed)
+
+    def _rewrap_if_needed(self) -> None:
+        log = self.query_one(Log)
+        if log.size.width - log.styles.scrollbar_size_vertical != self._wrap_width:
+            self._rewrite()
 
     # --- controls ---------------------------------------------------------------------
 
@@ -107,11 +176,28 @@ class LogPane(Vertical):
     def watch_follow(self, follow: bool) -> None:
         if not self.is_mounted:
             return
-        log = self.query_one(Log)
+        log = self.query_one(SteadyLog)
         log.auto_scroll = follow
         if follow:
-            log.scroll_end(animate=False)
+            log.follow_end()
         self._update_title()
+
+    def watch_wrap(self) -> None:
+        if self.is_mounted:
+            self._rewrite()
+            self._update_title()
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
+    def action_close_filter(self) -> None:
+        """Escape in the filter box: close it, keeping the filter as it was applied."""
+        box = self.query_one("#log-filter", Input)
+        if not box.has_focus:
+            return
+        box.value = self.text_filter
+        box.display = bool(self.text_filter)
+        self.query_one(Log).focus()
 
     def open_filter(self) -> None:
         box = self.query_one("#log-filter", Input)
@@ -129,17 +215,22 @@ class LogPane(Vertical):
 
     def _update_title(self) -> None:
         parts = [f"Log: {LEVEL_NAMES.get(self.level, self.level.name.lower())}"]
-        parts.append("following" if self.follow else "paused")
+        parts.append("following" if self.follow else "paused (F9 follows)")
+        parts.append("wrapping" if self.wrap else "long lines scroll sideways")
         if self.assoc_filter is not None:
             parts.append(f"association #{self.assoc_filter} only")
         if self.text_filter:
             parts.append(f"filter '{self.text_filter}'")
         if self.dropped:
             parts.append(f"{self.dropped} events dropped")
-        self.query_one("#log-title", TextLine).update(" · ".join(parts))
+        self.title_text = " · ".join(parts)
+        self.border_title = Text(self.title_text)
+
+    title_text = ""
 
     def visible_lines(self) -> list[str]:
-        return [str(line) for line in self.query_one(Log).lines]
+        """The lines shown, each whole (however they are wrapped on screen)."""
+        return list(self.shown)
 
     def save(self, path: Path) -> int:
         lines = self.visible_lines()

@@ -15,9 +15,10 @@ from textual.widgets import DataTable, Footer, Input, Static, Switch
 from textual.worker import Worker, WorkerState
 
 from dicomtui.core.config.schema import Node, check_node
-from dicomtui.core.config.validation import parse_port
+from dicomtui.core.config.validation import parse_ae_title, parse_port
 from dicomtui.core.dicom.tables import status_text
 from dicomtui.core.stream.events import EchoResult
+from dicomtui.ui.confirm_screen import ConfirmScreen
 from dicomtui.ui.live_table import PlainCell
 from dicomtui.ui.settings_screens import SettingsForm
 
@@ -39,24 +40,36 @@ class NodeForm(SettingsForm):
         return [
             ("Name", Input(n.name, id="node-name", placeholder="PACS")),
             ("Host", Input(n.host, id="node-host", placeholder="pacs.example.org")),
-            ("Port", Input(str(n.port), id="node-port", type="integer")),
-            ("Called AE title", Input(n.called_ae_title, id="node-called", max_length=16)),
+            ("Port", Input(str(n.port), id="node-port")),
+            ("Called AE title", Input(n.called_ae_title, id="node-called")),
             (
                 "Calling AE title",
-                Input(
-                    n.calling_ae_title, id="node-calling", max_length=16, placeholder="the sender's"
-                ),
+                Input(n.calling_ae_title, id="node-calling", placeholder="the sender's"),
             ),
             ("TLS", Switch(n.tls, id="node-tls")),
         ]
 
     def build(self) -> Node:
+        """Each field checked as it is read, so that an error names it and focuses it."""
+        name = str(self.value("node-name")).strip()
+        if not name:
+            raise ValueError("a node needs a name")
+        if any(other.name == name for other in self.others):
+            raise ValueError(f"there is already a node named {name!r}")
+        host = str(self.value("node-host")).strip()
+        if not host:
+            raise ValueError("a node needs a host")
+        port = parse_port(self.value("node-port"))
+        called = parse_ae_title(self.value("node-called"), "called AE title")
+        calling = str(self.value("node-calling")).strip()
+        if calling:
+            parse_ae_title(calling, "calling AE title")
         node = Node(
-            name=str(self.value("node-name")).strip(),
-            host=str(self.value("node-host")).strip(),
-            port=parse_port(self.value("node-port")),
-            called_ae_title=str(self.value("node-called")).strip(),
-            calling_ae_title=str(self.value("node-calling")).strip(),
+            name=name,
+            host=host,
+            port=port,
+            called_ae_title=called,
+            calling_ae_title=calling,
             tls=bool(self.value("node-tls")),
         )
         return check_node(node, self.others)
@@ -72,7 +85,7 @@ class NodesScreen(ModalScreen[Node | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close"),
-        Binding("enter", "use", "Send to it", priority=True),
+        Binding("enter", "use", "Make it the destination", priority=True),
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("delete,d", "delete", "Delete"),
@@ -95,7 +108,8 @@ class NodesScreen(ModalScreen[Node | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="nodes"):
             yield Static(
-                "Address book (Enter sends to the node under the cursor)", classes="form-title"
+                "Address book (Enter makes the node under the cursor the destination; F6 then sends)",
+                classes="form-title",
             )
             yield DataTable(id="node-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="nodes-hint", markup=False)
@@ -176,11 +190,20 @@ class NodesScreen(ModalScreen[Node | None]):
 
     def action_delete(self) -> None:
         node = self.current()
-        if node is not None:
-            self.nodes.remove(node)
-            self.answers.pop(node.name, None)
-            self._changed(node, None)
-            self.notify(f"Deleted {node.name}")
+        if node is None:
+            return
+
+        def answered(delete: bool | None) -> None:
+            if delete and node in self.nodes:
+                self.nodes.remove(node)
+                self.answers.pop(node.name, None)
+                self._changed(node, None)
+                self.notify(f"Deleted {node.name}")
+
+        where = f"{node.called_ae_title} at {node.host}:{node.port}"
+        self.app.push_screen(
+            ConfirmScreen(f"Delete the node {node.name} ({where})?", yes="Delete"), answered
+        )
 
     def action_echo(self) -> None:
         node = self.current()

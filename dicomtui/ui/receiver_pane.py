@@ -32,16 +32,18 @@ from dicomtui.ui.live_table import LiveTable, PlainCell
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
+#: (key, label, fixed width or None to fit): the growing ones are wide enough for
+#: what they will hold ("1023.9 MB"), not only for their first value.
 ASSOCIATION_COLUMNS = (
-    ("id", "#"),
-    ("peer", "Peer"),
-    ("calling", "Calling AE"),
-    ("state", "State"),
-    ("objects", "Objects"),
-    ("bytes", "Bytes"),
-    ("rate", "Rate"),
-    ("time", "Time"),
-    ("result", "Result"),
+    ("id", "#", None),
+    ("peer", "Peer", None),
+    ("calling", "Calling AE", 16),
+    ("state", "State", 11),
+    ("objects", "Objects", 7),
+    ("bytes", "Bytes", 9),
+    ("rate", "Rate", 11),
+    ("time", "Time", 8),
+    ("result", "Result", None),
 )
 #: (key, label, fixed width or None to fit); the log has the full reasons.
 RECEIVED_COLUMNS = (
@@ -88,20 +90,26 @@ class ReceiverPane(Vertical):
         self.failed = 0
         self.state = "stopped"
         self.state_text = "Stopped"
+        self.detail_text = ""
 
     def compose(self) -> ComposeResult:
         yield TextLine("Stopped", id="receiver-status")
         yield ThroughputLine(ObjectReceived, "In", id="receiver-throughput")
-        yield Static("Associations", classes="table-title")
+        # The tables take what is left ("bulk": hidden when the pane is collapsed).
+        yield Static("Associations", classes="table-title bulk")
         associations: DataTable[PlainCell] = LiveTable(
-            id="associations", cursor_type="row", zebra_stripes=True
+            id="associations", cursor_type="row", zebra_stripes=True, classes="bulk"
         )
-        for key, label in ASSOCIATION_COLUMNS:
-            associations.add_column(label, key=key)
+        for key, label, width in ASSOCIATION_COLUMNS:
+            associations.add_column(label, key=key, width=width)
         yield associations
-        yield Static("Received objects", classes="table-title")
+        yield Static("Received objects", classes="table-title bulk")
         received = LiveTable(
-            id="received", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows
+            id="received",
+            cursor_type="row",
+            zebra_stripes=True,
+            max_rows=self.max_rows,
+            classes="bulk",
         )
         for key, label, width in RECEIVED_COLUMNS:
             received.add_column(label, key=key, width=width)
@@ -119,7 +127,8 @@ class ReceiverPane(Vertical):
                 where = f"{event.address or '*'}:{event.port}"
                 into = event.output_directory or "nowhere (--ignore)"
                 self.state = "listening"
-                self.state_text = f"Listening on {where} as {event.ae_title}; storing into {into}"
+                self.state_text = f"Listening on {where}"
+                self.detail_text = f"as {event.ae_title}; storing into {into}"
             elif isinstance(event, ReceiverStopped):
                 self.state, self.state_text = "stopped", "Stopped (F5 starts it)"
             elif isinstance(event, ReceiverFailed):
@@ -136,7 +145,10 @@ class ReceiverPane(Vertical):
         if self.failed:
             counts += f" · {self.failed} failed"
         status = self.query_one("#receiver-status", TextLine)
-        status.update(f"{marker} {self.state_text}{counts if self.state == 'listening' else ''}")
+        if self.state == "listening":  # the counts first: a narrow pane still shows them
+            status.update(f"{marker} {self.state_text}{counts} · {self.detail_text}")
+        else:
+            status.update(f"{marker} {self.state_text}")
         status.set_class(self.state == "failed", "error")
 
     def _cells(self, row: AssociationRow, now: float) -> dict[str, str]:

@@ -5,21 +5,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar
 from textual.worker import get_current_worker
 
 from dicomtui.core.config.validation import check_ae_title
-from dicomtui.core.dicom.tables import short_sop_class, short_status, short_transfer_syntax
+from dicomtui.core.dicom.tables import (
+    short_sop_class,
+    short_status,
+    short_transfer_syntax,
+    status_category,
+)
 from dicomtui.core.stream.events import EchoResult, Event, FileSent, FileSkipped, SendFinished, Side
 from dicomtui.core.stream.log_format import format_event, send_summary
 from dicomtui.core.stream.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
+from dicomtui.ui.path_input import PathInput
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
@@ -31,6 +38,17 @@ SENT_COLUMNS = (
     ("size", "Size", None),
     ("syntax", "Syntax", None),
 )
+
+
+NOTHING_SELECTED = "Nothing selected: Space selects files and folders"
+
+
+class FieldError(ValueError):
+    """A destination field that is wrong: says what to fix, and which field."""
+
+    def __init__(self, message: str, field_id: str) -> None:
+        super().__init__(message)
+        self.field_id = field_id
 
 
 class SenderPane(Vertical):
@@ -51,38 +69,100 @@ class SenderPane(Vertical):
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
-        self.border_title = "Sender"
+        self.border_title = Text(f"Sender · {browse_path}")
+        self.border_subtitle = NOTHING_SELECTED
         self.browse_path = browse_path
         self.initial = (host, "" if port is None else str(port), called_ae_title)
         self.progress = SendProgressModel()
         self.max_rows = max_rows
         self._sent_count = 0
+        #: Files of the last send that need no resending: stored, or not DICOM.
+        self.done_paths: set[str] = set()
         self.selection_files = 0
         self.selection_size = 0
 
     def compose(self) -> ComposeResult:
-        yield DicomDirectoryTree(self.browse_path, id="files")
-        yield Static(
-            "Nothing selected: Space selects files and folders", id="selection", markup=False
-        )
+        # The browser and the results table take what is left ("bulk": hidden when the
+        # pane is collapsed); the progress bar, its summary and the Out: line always show.
+        yield PathInput(id="browse-path", classes="bulk")
+        yield DicomDirectoryTree(self.browse_path, id="files", classes="bulk")
         host, port, called = self.initial
-        with Horizontal(id="destination"):
-            yield Label("To")
-            yield Input(host, placeholder="host", id="dest-host")
-            yield Input(port, placeholder="port", id="dest-port", type="integer", max_length=5)
-            yield Input(called, placeholder="called AE", id="dest-aet", max_length=16)
-        with Horizontal(id="send-buttons"):
-            yield Button("Echo F7", id="echo")
-            yield Button("Send F6", id="send", variant="primary")
-            yield Button("Cancel F8", id="cancel", variant="error", disabled=True)
-            yield TextLine("", id="echo-status")
+        with Horizontal(id="destination", classes="bulk"):
+            yield Label("To ")
+            yield Input(
+                host, placeholder="host", id="dest-host", compact=True, select_on_focus=False
+            )
+            yield Input(
+                port,
+                placeholder="port",
+                id="dest-port",
+                compact=True,
+                select_on_focus=False,
+                max_length=5,
+            )
+            yield Input(
+                called,
+                placeholder="called AE",
+                id="dest-aet",
+                compact=True,
+                select_on_focus=False,
+            )
+        with Horizontal(id="send-buttons", classes="bulk"):
+            yield Button("Echo F7", id="echo", compact=True)
+            yield Button("Send F6", id="send", variant="primary", compact=True)
+            yield Button("Cancel F8", id="cancel", variant="error", disabled=True, compact=True)
+        yield TextLine("", id="echo-status", classes="bulk")
         yield ProgressBar(id="progress", show_eta=False)
         yield TextLine("", id="progress-text")
         yield ThroughputLine(FileSent, "Out", id="sender-throughput")
-        sent = LiveTable(id="sent", cursor_type="row", zebra_stripes=True, max_rows=self.max_rows)
+        sent = LiveTable(
+            id="sent",
+            cursor_type="row",
+            zebra_stripes=True,
+            max_rows=self.max_rows,
+            classes="bulk",
+        )
         for key, label, width in SENT_COLUMNS:
             sent.add_column(label, key=key, width=width)
         yield sent
+
+    # --- the folder shown ---------------------------------------------------------------
+
+    def on_dicom_directory_tree_path_wanted(self, message: DicomDirectoryTree.PathWanted) -> None:
+        message.stop()
+        box = self.query_one(PathInput)
+        box.display = True
+        folder = str(self.file_tree.folder)
+        box.value = folder if folder.endswith(os.sep) else folder + os.sep
+        box.cursor_position = len(box.value)
+        box.focus()
+
+    def on_dicom_directory_tree_folder_changed(
+        self, message: DicomDirectoryTree.FolderChanged
+    ) -> None:
+        self.border_title = Text(f"Sender · {message.path}")  # and on to the app, to save it
+
+    @on(Input.Submitted, "#browse-path")
+    def _path_typed(self, message: Input.Submitted) -> None:
+        message.stop()
+        typed = message.value.strip()
+        if not typed:
+            self._close_path_box()
+            return
+        wanted = Path(typed).expanduser()
+        if not wanted.is_absolute():
+            wanted = self.file_tree.folder / wanted
+        if wanted.is_file():
+            wanted = wanted.parent
+        if not self.file_tree.go_to(wanted):
+            self.notify(f"No folder {wanted}", severity="warning", markup=False)
+            return
+        self._close_path_box()
+
+    @on(PathInput.Closed)
+    def _close_path_box(self) -> None:
+        self.query_one(PathInput).display = False
+        self.file_tree.focus()
 
     # --- selection ---------------------------------------------------------------------
 
@@ -100,11 +180,9 @@ class SenderPane(Vertical):
         if not message.marked:
             self.workers.cancel_group(self, "selection")
             self.selection_files = self.selection_size = 0
-            self.query_one("#selection", Static).update(
-                "Nothing selected: Space selects files and folders"
-            )
+            self.border_subtitle = NOTHING_SELECTED
             return
-        self.query_one("#selection", Static).update(f"{len(message.marked)} selected: counting...")
+        self.border_subtitle = f"{len(message.marked)} selected: counting..."
         self._count_selection(message.marked)
 
     @work(thread=True, exclusive=True, group="selection", exit_on_error=False)
@@ -131,9 +209,8 @@ class SenderPane(Vertical):
     def on_sender_pane_selection_counted(self, message: SelectionCounted) -> None:
         self.selection_files, self.selection_size = message.files, message.size
         count = len(self.file_tree.marked)
-        self.query_one("#selection", Static).update(
+        self.border_subtitle = (
             f"{count} selected: {message.files} files, {human_size(message.size)}"
-            " (folders with everything inside)"
         )
 
     # --- destination -------------------------------------------------------------------
@@ -144,10 +221,16 @@ class SenderPane(Vertical):
         port_text = self.query_one("#dest-port", Input).value.strip()
         called = self.query_one("#dest-aet", Input).value.strip() or "ANY-SCP"
         if not host:
-            raise ValueError("Type the destination's host first")
+            raise FieldError("Type the destination's host first", "dest-host")
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError("The destination port must be a number from 1 to 65535")
-        return host, int(port_text), check_ae_title(called, "called AE title")
+            raise FieldError(
+                f"The destination port must be a number from 1 to 65535, not {port_text!r}",
+                "dest-port",
+            )
+        try:
+            return host, int(port_text), check_ae_title(called, "called AE title")
+        except ValueError as exc:
+            raise FieldError(str(exc), "dest-aet") from None
 
     def set_destination(self, host: str, port: int, called_ae_title: str) -> None:
         self.query_one("#dest-host", Input).value = host
@@ -171,6 +254,10 @@ class SenderPane(Vertical):
         for event in mine:
             if isinstance(event, FileSent | FileSkipped):
                 results.append(self._result_row(event))
+                if isinstance(event, FileSkipped) or (
+                    not event.error and status_category(event.status) in ("Success", "Warning")
+                ):
+                    self.done_paths.add(event.path)
             elif isinstance(event, EchoResult):
                 [line] = format_event(event)
                 self.query_one("#echo-status", TextLine).update(line.text)
@@ -221,6 +308,7 @@ class SenderPane(Vertical):
     def on_mount(self) -> None:
         # Nothing to show (and no idle animation) until the first send.
         self.query_one(ProgressBar).display = False
+        self.query_one(PathInput).display = False
 
     def tick(self, now: float) -> None:
         self.query_one(ThroughputLine).tick(now)
@@ -228,6 +316,7 @@ class SenderPane(Vertical):
             self.update_progress(now)
 
     def reset_results(self) -> None:
+        self.done_paths = set()
         self.query_one(ProgressBar).display = True
         self.query_one("#sent", DataTable).clear()
         self.progress = SendProgressModel()

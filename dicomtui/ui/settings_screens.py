@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from dicomtui.core.config.validation import (
     MAX_PDU_LIMIT,
@@ -22,7 +22,6 @@ from dicomtui.core.config.validation import (
     parse_ae_title,
     parse_count,
     parse_list,
-    parse_megabytes,
     parse_optional_file,
     parse_port,
     parse_seconds,
@@ -59,9 +58,47 @@ LAYOUT_CHOICES = [
 ]
 
 
-def _megabytes(size: int) -> str:
-    """Exactly (4294.967296 for 4 GiB), so that Apply without an edit changes nothing."""
-    return f"{size / 1_000_000:.6f}".rstrip("0").rstrip(".")
+#: Units a size may be typed in (a plain number is megabytes).
+SIZE_UNITS = {
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+}
+
+
+def size_text(size: int) -> str:
+    """A size in the largest unit that says it exactly (4 GiB, 500 MB, 1.5 GB), so that
+    Apply without an edit changes nothing."""
+    if size == 0:
+        return "0"
+    for unit in ("GiB", "MiB", "KiB"):
+        if size % SIZE_UNITS[unit.upper()] == 0:
+            return f"{size // SIZE_UNITS[unit.upper()]} {unit}"
+    for unit in ("GB", "MB", "KB"):
+        scale = SIZE_UNITS[unit]
+        if size >= scale and size % (scale // 1000) == 0:  # three decimals at most
+            whole, part = divmod(size, scale)
+            digits = f"{part:0{len(str(scale)) - 1}d}".rstrip("0")
+            return f"{whole}.{digits} {unit}" if digits else f"{whole} {unit}"
+    return f"{size} B"
+
+
+def parse_size(text: str, what: str) -> int:
+    """``500 MB``, ``4 GiB``, ``1.5GB`` or a plain number of megabytes."""
+    cleaned = text.strip().upper().replace(" ", "")
+    number = cleaned.rstrip("BGIKM")
+    unit = cleaned[len(number) :] or "MB"
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1
+    if unit not in SIZE_UNITS or not value >= 0 or value == float("inf"):
+        raise ValueError(f"The {what} must be a size such as 500 MB or 4 GiB (0 = no limit)")
+    return round(value * SIZE_UNITS[unit])
 
 
 def _path_text(path: Path | None) -> str:
@@ -74,10 +111,22 @@ def choice(
     return Select(options, value=value, allow_blank=False, id=widget_id)
 
 
-class SettingsForm(ModalScreen[Any]):
-    """A grid of labelled fields with Apply and Cancel; subclasses say which fields."""
+#: The rows a form takes besides its fields: border, padding, title, error, buttons.
+FORM_CHROME = 9
 
-    BINDINGS = [Binding("escape", "dismiss_form", "Cancel")]
+
+class SettingsForm(ModalScreen[Any]):
+    """A grid of labelled fields with Apply and Cancel; subclasses say which fields.
+
+    The fields scroll; the title, the error line and the buttons always show, at any
+    terminal size. The first field has the focus; a field that is wrong is named in
+    the error line and gets the focus.
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss_form", "Cancel"),
+        Binding("ctrl+s", "apply", "Apply"),
+    ]
     TITLE = ""
 
     def fields(self) -> list[tuple[str, Widget]]:
@@ -88,30 +137,67 @@ class SettingsForm(ModalScreen[Any]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
+        self._labels: dict[str, str] = {}
         with Vertical(id="form"):
-            yield Static(self.TITLE, classes="form-title")
-            with VerticalScroll(), Grid(classes="form-grid"):
+            yield Static(self.TITLE, classes="form-title", markup=False)
+            with VerticalScroll(id="form-body"), Grid(classes="form-grid"):
                 for label, widget in self.fields():
+                    if isinstance(widget, Input):
+                        widget.select_on_focus = False
+                    if widget.id:
+                        self._labels[widget.id] = label
                     yield Label(label)
                     yield widget
             yield Static("", id="form-error", markup=False)
             with Horizontal(classes="form-buttons"):
-                yield Button("Apply", id="apply", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply", id="apply", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._fit()
+        body = self.query_one("#form-body")
+        first = next((w for w in body.query("*") if w.focusable), None)
+        if first is not None:
+            first.focus()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The fields get the screen's height less the form's other rows."""
+        room = self.size.height - 1 - FORM_CHROME  # the footer
+        self.query_one("#form-body").styles.max_height = max(room, 3)
+
+    #: The field read last by build(): the one its error is about.
+    _reading = ""
 
     def value(self, widget_id: str) -> Any:
+        self._reading = widget_id
         widget = self.query_one(f"#{widget_id}")
         return widget.value  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#apply")
     @on(Input.Submitted)
-    def apply(self) -> None:
+    def action_apply(self) -> None:
+        self._reading = ""
         try:
             result = self.build()
         except ValueError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
+            self.show_error(str(exc), self._reading)
             return
         self.dismiss(result)
+
+    def show_error(self, message: str, widget_id: str = "") -> None:
+        """Say what is wrong, naming the field, and put the cursor in it."""
+        label = self._labels.get(widget_id, "")
+        self.query_one("#form-error", Static).update(f"{label}: {message}" if label else message)
+        if widget_id:
+            widget = self.query_one(f"#{widget_id}")
+            widget.focus()
+            widget.scroll_visible(animate=False)
+            if isinstance(widget, Input):
+                widget.cursor_position = len(widget.value)
 
     @on(Button.Pressed, "#cancel")
     def action_dismiss_form(self) -> None:
@@ -128,8 +214,8 @@ class ReceiverSettingsScreen(SettingsForm):
     def fields(self) -> list[tuple[str, Widget]]:
         s = self.settings
         return [
-            ("Port", Input(str(s.port), id="port", type="integer")),
-            ("AE title (-aet)", Input(s.ae_title, id="ae-title", max_length=16)),
+            ("Port", Input(str(s.port), id="port")),
+            ("AE title (-aet)", Input(s.ae_title, id="ae-title")),
             ("Listen on address (-ba)", Input(s.bind_address, id="bind", placeholder="all")),
             ("Output folder (-od)", Input(str(s.output_directory), id="output")),
             (
@@ -151,18 +237,18 @@ class ReceiverSettingsScreen(SettingsForm):
             ),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
-                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+                Input(str(s.max_pdu), id="max-pdu"),
             ),
-            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
-            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
-            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network")),
             (
                 "Associations at once",
-                Input(str(s.max_associations), id="max-assoc", type="integer"),
+                Input(str(s.max_associations), id="max-assoc"),
             ),
             (
-                "Largest object, MB (0 = no limit)",
-                Input(_megabytes(s.max_object_size), id="max-object", type="number"),
+                "Largest object (MB, GB, GiB; 0 = no limit)",
+                Input(size_text(s.max_object_size), id="max-object"),
             ),
             (
                 "Calling AE titles allowed (blank = any)",
@@ -187,7 +273,7 @@ class ReceiverSettingsScreen(SettingsForm):
             ),
             (
                 "Silent connections closed after, s",
-                Input(str(s.handshake_timeout), id="handshake", type="number"),
+                Input(str(s.handshake_timeout), id="handshake"),
             ),
             (
                 "TLS certificate (PEM, blank = no TLS)",
@@ -221,7 +307,7 @@ class ReceiverSettingsScreen(SettingsForm):
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),
             network_timeout=parse_seconds(self.value("network"), "network timeout"),
             max_associations=parse_count(self.value("max-assoc"), "number of associations", 1),
-            max_object_size=round(parse_megabytes(self.value("max-object")) * 1_000_000),
+            max_object_size=parse_size(self.value("max-object"), "largest object"),
             allowed_calling_ae_titles=tuple(
                 check_ae_title(title, "allowed calling AE title")
                 for title in parse_list(self.value("allow-calling"))
@@ -250,7 +336,7 @@ class SenderOptionsScreen(SettingsForm):
     def fields(self) -> list[tuple[str, Widget]]:
         s = self.settings
         return [
-            ("Calling AE title (-aet)", Input(s.calling_ae_title, id="calling", max_length=16)),
+            ("Calling AE title (-aet)", Input(s.calling_ae_title, id="calling")),
             ("Only the contexts files need (-cx)", Switch(s.required_contexts, id="cx")),
             (
                 "Transfer syntaxes",
@@ -260,11 +346,11 @@ class SenderOptionsScreen(SettingsForm):
             ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
-                Input(str(s.max_pdu), id="max-pdu", type="integer"),
+                Input(str(s.max_pdu), id="max-pdu"),
             ),
-            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse", type="number")),
-            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse", type="number")),
-            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network", type="number")),
+            ("ACSE timeout s (-ta)", Input(str(s.acse_timeout), id="acse")),
+            ("DIMSE timeout s (-td)", Input(str(s.dimse_timeout), id="dimse")),
+            ("Network timeout s (-tn)", Input(str(s.network_timeout), id="network")),
             ("Send from address (-ba)", Input(s.bind_address, id="bind", placeholder="any")),
             ("TLS", Switch(s.tls, id="tls")),
             ("Trust this CA (PEM, blank = system's)", Input(_path_text(s.tls_ca), id="tls-ca")),

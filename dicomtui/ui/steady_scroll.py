@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Iterable
+from typing import Self, cast
 
+from textual import events
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.scroll_view import ScrollView
@@ -34,4 +36,31 @@ class SteadySize:
 
 
 class SteadyLog(SteadySize, Log):
-    """A Log whose new lines do not re-lay out the screen."""
+    """A Log whose new lines do not re-lay out the screen, and that really follows.
+
+    Textual's Log scrolls to a new line only if it was at the end before: a
+    horizontal scrollbar that appears (a line wider than the pane) or a resize
+    moves the end by a row, and from then on it stopped following while it still
+    said so. Here following is the user's choice (``auto_scroll``): while it is on,
+    the newest line is on screen after every write, resize and layout.
+    """
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
+        super().write_lines(lines, scroll_end=False)
+        if self.auto_scroll if scroll_end is None else scroll_end:
+            self.follow_end()
+        return self
+
+    def follow_end(self) -> None:
+        """Scroll to the newest line now, and again once the layout has settled (a
+        scrollbar that appears takes a row from the view after this frame)."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.call_after_refresh(self._settle_end)
+
+    def _settle_end(self) -> None:
+        if self.auto_scroll and not self.is_vertical_scroll_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        if self.auto_scroll:
+            self.follow_end()

@@ -15,12 +15,15 @@ from ui.tui_helpers import SIZE, make_app, wait_for
 
 
 async def refused(pilot, app: DicomTuiApp, **fields: str) -> str:  # type: ignore[no-untyped-def]
-    """Fill the open form's fields, press Apply, and return the error it shows."""
+    """Fill the open form's fields, press Apply, and return the error it shows
+    (after the name of the field it is about, which the form puts first)."""
     for widget_id, value in fields.items():
         app.screen.query_one(f"#{widget_id.replace('_', '-')}", Input).value = value
     app.screen.query_one("#apply", Button).press()
     await pilot.pause()
-    return str(app.screen.query_one("#form-error").render())
+    field, _, error = str(app.screen.query_one("#form-error").render()).partition(": ")
+    assert field and error, f"the error names no field: {field!r}"
+    return error
 
 
 def test_the_forms_say_what_is_wrong(tmp_path: Path) -> None:

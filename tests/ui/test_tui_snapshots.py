@@ -15,9 +15,11 @@ from textual.widgets import Input
 
 from dicomtui.core.stream.events import Level
 from ui import scenes
-from ui.tui_helpers import SIZE, make_app, wait_for
+from ui.tui_helpers import make_app, wait_for
 
 BROWSE = Path(__file__).parent / "_snapshot_browse"
+#: A small terminal (the panes stack) and a common one (side by side).
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +49,14 @@ def fixed_world() -> Iterator[None]:
         time.tzset()
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """Let the layout, the log's re-wrap to its width and its scroll to the end finish."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.2)
+
+
 def app_with(events: list, *, level: Level = Level.INFO):  # type: ignore[no-untyped-def]
     app = make_app(
         BROWSE, Path("dicom-inbox"), port=11112, start_receiver=False, clock=lambda: scenes.T0 + 5
@@ -71,28 +81,34 @@ def app_with(events: list, *, level: Level = Level.INFO):  # type: ignore[no-unt
             app.sender_pane.set_sending(True)
             app.sender_pane.update_progress(scenes.T0 + 4)
         app.receiver_pane.tick(scenes.T0 + 5)
+        # The pane's title shows where the checkout is: the same text on every machine.
+        app.sender_pane.border_title = "Sender · /studies"
         tree.focus()
-        await pilot.pause()
+        await settle(pilot)
 
     return app, prepare
 
 
-def test_listening_and_idle(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_listening_and_idle(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     app, prepare = app_with(scenes.listening())
-    assert snap_compare(app, terminal_size=SIZE, run_before=prepare)
+    assert snap_compare(app, terminal_size=size, run_before=prepare)
 
 
-def test_mid_transfer_with_debug_log(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_mid_transfer_with_debug_log(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     app, prepare = app_with(scenes.mid_transfer(), level=Level.DEBUG)
-    assert snap_compare(app, terminal_size=SIZE, run_before=prepare)
+    assert snap_compare(app, terminal_size=size, run_before=prepare)
 
 
-def test_port_in_use(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_port_in_use(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     app, prepare = app_with(scenes.port_in_use())
-    assert snap_compare(app, terminal_size=SIZE, run_before=prepare)
+    assert snap_compare(app, terminal_size=size, run_before=prepare)
 
 
-def test_receiver_settings_form(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_receiver_settings_form(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     app, prepare = app_with(scenes.listening())
 
     async def open_form(pilot: Pilot[None]) -> None:
@@ -102,10 +118,11 @@ def test_receiver_settings_form(snap_compare) -> None:  # type: ignore[no-untype
         for box in app.screen.query(Input):
             box.cursor_blink = False
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_form)
+    assert snap_compare(app, terminal_size=size, run_before=open_form)
 
 
-def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@SIZES
+def test_help_screen(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     app, prepare = app_with(scenes.listening())
 
     async def open_help(pilot: Pilot[None]) -> None:
@@ -113,4 +130,17 @@ def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+    assert snap_compare(app, terminal_size=size, run_before=open_help)
+
+
+@SIZES
+def test_sender_zoomed(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
+    app, prepare = app_with(scenes.mid_transfer())
+
+    async def zoom(pilot: Pilot[None]) -> None:
+        await prepare(pilot)
+        await pilot.press("ctrl+z")
+        app.clear_notifications()
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=zoom)

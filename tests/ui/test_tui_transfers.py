@@ -263,7 +263,7 @@ def test_debug_level_association_filter_and_quit(tmp_path: Path) -> None:
             assert port is not None
             app.query_one("#dest-port", Input).value = str(port)
             await pilot.press("f4")  # verbose -> debug
-            assert "Log: debug" in str(app.query_one("#log-title").render())
+            assert "Log: debug" in app.log_pane.title_text
             await pilot.press("f7")  # echo: one association
             await wait_for(pilot, lambda: "Success" in str(app.query_one("#echo-status").render()))
             await select_paths(pilot, app, [browse / "ct0.dcm"])

@@ -55,6 +55,8 @@ class AppPreferences:
     start_receiver: bool = True
     #: The node picked as destination at start (by name); empty: the app's own receiver.
     destination: str = ""
+    #: The folder the browser showed last: where it opens when no PATH is given.
+    last_folder: str = ""
 
 
 def check_node(node: Node, others: list[Node]) -> Node:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomtui.core.dicom.tables import short_sop_class, status_category
+from dicomtui.core.dicom.tables import status_category
 from dicomtui.core.stream.events import (
     AssociationAccepted,
     Event,
@@ -138,7 +138,7 @@ class TransferReport:
                     peer=self._destination[0],
                     ae_title=self._destination[1],
                     association=event.assoc_id,
-                    sop_class=short_sop_class(event.sop_class),
+                    sop_class=event.sop_class,
                     sop_instance=event.sop_instance,
                     file=event.path,
                     status=_status(event.status),
@@ -201,7 +201,7 @@ class TransferReport:
                 peer=peer,
                 ae_title=calling,
                 association=assoc,
-                sop_class=short_sop_class(sop_class) if sop_class else "",
+                sop_class=sop_class,
                 sop_instance=sop_instance,
                 file=file,
                 status=_status(status),
