@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +56,15 @@ class ConfigNotSaved(Exception):
     """The file is kept as it is; the message says why."""
 
 
+class RetrieveMethod(StrEnum):
+    """How the PACS browser brings objects from a node (``retrieve`` in [[nodes]])."""
+
+    #: C-MOVE: the node sends them to our receiver (it must know our AE title, host and port).
+    MOVE = "move"
+    #: C-GET: they come back on our own association (nothing to configure on the node).
+    GET = "get"
+
+
 @dataclass(frozen=True)
 class Node:
     """A peer in the address book."""
@@ -67,6 +76,8 @@ class Node:
     #: Empty: the sender's own calling AE title.
     calling_ae_title: str = ""
     tls: bool = False
+    #: How the PACS browser retrieves from it; files without it mean C-MOVE.
+    retrieve: RetrieveMethod = RetrieveMethod.MOVE
 
     def sender_settings(self, base: SenderSettings) -> SenderSettings:
         return dataclasses.replace(
@@ -233,7 +244,7 @@ def _update_node(entry: MutableMapping[str, Any], old: Node, new: Node) -> None:
         if value == f.default and f.name not in ("name", "host", "port"):
             entry.pop(f.name, None)  # back to the default: say nothing
         else:
-            entry[f.name] = value
+            entry[f.name] = _to_toml(value)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -390,6 +401,8 @@ def _node_table(node: Node, inline: bool) -> Any:
         table["calling_ae_title"] = node.calling_ae_title
     if node.tls:
         table["tls"] = True
+    if node.retrieve is not RetrieveMethod.MOVE:
+        table["retrieve"] = node.retrieve.value
     return table
 
 

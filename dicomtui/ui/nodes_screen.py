@@ -14,15 +14,19 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, Switch
 from textual.worker import Worker, WorkerState
 
-from dicomtui.core.config import Node, check_node
+from dicomtui.core.config import Node, RetrieveMethod, check_node
 from dicomtui.core.dicom_tables import status_text
 from dicomtui.core.events import EchoResult
 from dicomtui.core.validation import parse_port
 from dicomtui.ui.live_table import PlainCell
-from dicomtui.ui.settings_screens import SettingsForm
+from dicomtui.ui.settings_screens import SettingsForm, choice
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
 Echoer = Callable[[Node], EchoResult]
+RETRIEVE_CHOICES = [
+    ("C-MOVE to our receiver", RetrieveMethod.MOVE),
+    ("C-GET on our association", RetrieveMethod.GET),
+]
 COLUMNS = ("Name", "Host", "Port", "Called AE", "Calling AE", "TLS", "Echo")
 
 
@@ -48,6 +52,7 @@ class NodeForm(SettingsForm):
                 ),
             ),
             ("TLS", Switch(n.tls, id="node-tls")),
+            ("PACS browser retrieves by", choice(RETRIEVE_CHOICES, n.retrieve, "node-retrieve")),
         ]
 
     def build(self) -> Node:
@@ -58,6 +63,7 @@ class NodeForm(SettingsForm):
             called_ae_title=str(self.value("node-called")).strip(),
             calling_ae_title=str(self.value("node-calling")).strip(),
             tls=bool(self.value("node-tls")),
+            retrieve=RetrieveMethod(self.value("node-retrieve")),
         )
         return check_node(node, self.others)
 
