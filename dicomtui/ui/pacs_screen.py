@@ -200,7 +200,7 @@ class PacsScreen(Screen[None]):
     }
     #pacs-form Label { width: 100%; text-align: right; color: $text-muted; }
     #pacs-tree { height: 1fr; min-height: 6; border-top: solid $primary; }
-    #pacs-hint { height: auto; max-height: 2; color: $text-muted; }
+    #pacs-hint { height: auto; max-height: 3; color: $text-muted; }
     #pacs-status.error { color: $error; }
     #pacs-progress-line { height: 1; }
     #pacs-progress { width: 30; }
@@ -257,7 +257,9 @@ class PacsScreen(Screen[None]):
         yield Static("", id="pacs-hint", markup=False)
         yield TextLine("Type in a field and press Enter to search.", id="pacs-status")
         with Horizontal(id="pacs-progress-line"):
-            yield ProgressBar(id="pacs-progress", show_eta=False)
+            bar = ProgressBar(id="pacs-progress", show_eta=False)
+            bar.display = False  # until a retrieve starts
+            yield bar
             yield TextLine("", id="pacs-progress-text")
         with Horizontal(id="pacs-buttons"):
             yield Button("Search ⏎", id="pacs-search", compact=True, variant="primary")
@@ -309,17 +311,17 @@ class PacsScreen(Screen[None]):
         elif node.retrieve is RetrieveMethod.GET:
             folder = app.receiver_settings.output_directory
             text = (
-                f"C-GET from {node.called_ae_title} at {node.host}:{node.port}: objects come back"
-                f" on our association and are stored as the receiver does, in {folder}."
+                f"C-GET from {node.name}: objects come back on our own association and are"
+                f" stored as the receiver stores them, in {folder}."
             )
         else:
             r = app.receiver_settings
-            where = f"port {app.receiver.port}" if app.receiver_running and app.receiver else ""
-            where = where or (f"port {r.port}" if r.port else "its port")
+            port = app.receiver.port if app.receiver_running and app.receiver else r.port
+            where = f"port {port}" if port else "its port"
             text = (
-                f"C-MOVE to {r.ae_title} (our receiver, {where}): {node.name} must know"
-                f" {r.ae_title} with this computer's address and {where}, or it answers"
-                " 0xA801 Move Destination Unknown. C-GET needs no such setup."
+                f"C-MOVE to {r.ae_title} (this app's receiver, {where}): {node.name} must know"
+                f" {r.ae_title} with our address and {where}, else it answers 0xA801."
+                " C-GET needs no setup."
             )
         self.query_one("#pacs-hint", Static).update(text)
 
@@ -574,6 +576,7 @@ class PacsScreen(Screen[None]):
             return
         tally = batch.tally
         bar = self.query_one("#pacs-progress", ProgressBar)
+        bar.display = True
         done = tally.completed + tally.failed + tally.warning
         if tally.counted and tally.total:
             bar.update(total=tally.total, progress=done)
