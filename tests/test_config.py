@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dicomtui.core.config.file import ConfigNotSaved, load_config, save_config
-from dicomtui.core.config.schema import AppPreferences, Node
+from dicomtui.core.config.schema import AppPreferences, Node, RetrieveMethod
 from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
 from dicomtui.core.scp.storage import StorageLayout
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
@@ -298,3 +298,36 @@ def test_a_broken_allow_list_keeps_the_receiver_closed(tmp_path: Path) -> None:
     config, _ = load_config(path, RECEIVER, SENDER)
     assert config.unsafe_receiver and "allow-list" in config.unsafe_receiver
     assert config.receiver.allowed_addresses == ()  # not used: the receiver stays stopped
+
+
+def test_a_nodes_retrieve_method_is_kept_and_old_files_mean_c_move(tmp_path: Path) -> None:
+    """``retrieve`` (the PACS browser's C-MOVE or C-GET) is written only when it is
+    not the default, so files written before it existed stay valid and mean C-MOVE."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[nodes]]\nname = "OLD"  # written before retrieve existed\nhost = "old"\nport = 104\n'
+        '\n[[nodes]]\nname = "GETTER"\nhost = "g"\nport = 4242\nretrieve = "get"\n'
+        '\n[[nodes]]\nname = "BAD"\nhost = "b"\nport = 1\nretrieve = "email"\n'
+    )
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert [(n.name, n.retrieve) for n in config.nodes] == [
+        ("OLD", RetrieveMethod.MOVE),
+        ("GETTER", RetrieveMethod.GET),
+    ]
+    assert any("node 3 (BAD)" in p and "'move', 'get'" in p for p in problems), problems
+
+    old, getter = config.nodes
+    config.change_node(old, dataclasses.replace(old, retrieve=RetrieveMethod.GET))
+    config.change_node(getter, dataclasses.replace(getter, retrieve=RetrieveMethod.MOVE))
+    config.change_node(None, Node("NEW", "new", 104, retrieve=RetrieveMethod.GET))
+    save_config(config)
+    text = path.read_text()
+    assert "# written before retrieve existed" in text
+    assert text.count('retrieve = "get"') == 2  # OLD and NEW; GETTER back to the default
+    assert 'retrieve = "email"' in text  # the unusable node stays as written
+    again, _ = load_config(path, RECEIVER, SENDER)
+    assert [(n.name, n.retrieve) for n in again.nodes] == [
+        ("OLD", RetrieveMethod.GET),
+        ("GETTER", RetrieveMethod.MOVE),
+        ("NEW", RetrieveMethod.GET),
+    ]

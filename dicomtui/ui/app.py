@@ -43,6 +43,7 @@ from dicomtui.ui.inspect_screen import InspectScreen
 from dicomtui.ui.log_pane import LEVEL_NAMES, LogPane
 from dicomtui.ui.messages import EventsPending
 from dicomtui.ui.nodes_screen import NodesScreen
+from dicomtui.ui.pacs_screen import open_pacs_browser
 from dicomtui.ui.preferences_screen import PreferencesScreen
 from dicomtui.ui.receiver_pane import ReceiverPane
 from dicomtui.ui.report_screen import ReportChoice, ReportScreen
@@ -523,6 +524,9 @@ class DicomTuiApp(App[None]):
             self.notify(f"Destination: {node.name} ({where}). F6 sends the selection, F7 echoes.")
 
         self.push_screen(NodesScreen(self.settings_file.nodes, echo_node, node_changed), picked)
+
+    def action_pacs(self) -> None:
+        open_pacs_browser(self)
 
     def action_preferences(self) -> None:
         known = {c.id for c in COMMANDS}

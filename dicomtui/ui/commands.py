@@ -40,6 +40,14 @@ COMMANDS: tuple[Command, ...] = (
         "The address book: pick a destination, add, edit, delete and echo peers",
     ),
     Command(
+        "app.pacs",
+        "f11,ctrl+g",
+        "pacs",
+        "PACS",
+        "Find studies on a node of the address book and retrieve them (C-FIND, C-MOVE, C-GET)",
+        show=False,
+    ),
+    Command(
         "app.preferences",
         "ctrl+o",
         "preferences",

@@ -14,16 +14,20 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, Switch
 from textual.worker import Worker, WorkerState
 
-from dicomtui.core.config.schema import Node, check_node
+from dicomtui.core.config.schema import Node, RetrieveMethod, check_node
 from dicomtui.core.config.validation import parse_ae_title, parse_port
 from dicomtui.core.dicom.tables import status_text
 from dicomtui.core.stream.events import EchoResult
 from dicomtui.ui.confirm_screen import ConfirmScreen
 from dicomtui.ui.live_table import PlainCell
-from dicomtui.ui.settings_screens import SettingsForm
+from dicomtui.ui.settings_screens import SettingsForm, choice
 
 #: Runs a C-ECHO of one node (on a worker thread) and returns what happened.
 Echoer = Callable[[Node], EchoResult]
+RETRIEVE_CHOICES = [
+    ("C-MOVE to our receiver", RetrieveMethod.MOVE),
+    ("C-GET on our association", RetrieveMethod.GET),
+]
 COLUMNS = ("Name", "Host", "Port", "Called AE", "Calling AE", "TLS", "Echo")
 
 
@@ -47,6 +51,7 @@ class NodeForm(SettingsForm):
                 Input(n.calling_ae_title, id="node-calling", placeholder="the sender's"),
             ),
             ("TLS", Switch(n.tls, id="node-tls")),
+            ("PACS browser retrieves by", choice(RETRIEVE_CHOICES, n.retrieve, "node-retrieve")),
         ]
 
     def build(self) -> Node:
@@ -71,6 +76,7 @@ class NodeForm(SettingsForm):
             called_ae_title=called,
             calling_ae_title=calling,
             tls=bool(self.value("node-tls")),
+            retrieve=RetrieveMethod(self.value("node-retrieve")),
         )
         return check_node(node, self.others)
 

@@ -29,7 +29,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT
 from tomlkit.toml_document import TOMLDocument
 
-from dicomtui.core.config.schema import AppPreferences, Node, check_node
+from dicomtui.core.config.schema import AppPreferences, Node, RetrieveMethod, check_node
 from dicomtui.core.config.validation import (
     field_check,
 )
@@ -195,7 +195,7 @@ def _update_node(entry: MutableMapping[str, Any], old: Node, new: Node) -> None:
         if value == f.default and f.name not in ("name", "host", "port"):
             entry.pop(f.name, None)  # back to the default: say nothing
         else:
-            entry[f.name] = value
+            entry[f.name] = _to_toml(value)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -349,6 +349,8 @@ def _node_table(node: Node, inline: bool) -> Any:
         table["calling_ae_title"] = node.calling_ae_title
     if node.tls:
         table["tls"] = True
+    if node.retrieve is not RetrieveMethod.MOVE:
+        table["retrieve"] = node.retrieve.value
     return table
 
 

@@ -25,6 +25,15 @@ class LogLevel(StrEnum):
 LOG_LEVELS = tuple(level.value for level in LogLevel)
 
 
+class RetrieveMethod(StrEnum):
+    """How the PACS browser brings objects from a node (``retrieve`` in [[nodes]])."""
+
+    #: C-MOVE: the node sends them to our receiver (it must know our AE title, host and port).
+    MOVE = "move"
+    #: C-GET: they come back on our own association (nothing to configure on the node).
+    GET = "get"
+
+
 @dataclass(frozen=True)
 class Node:
     """A peer in the address book."""
@@ -36,6 +45,8 @@ class Node:
     #: Empty: the sender's own calling AE title.
     calling_ae_title: str = ""
     tls: bool = False
+    #: How the PACS browser retrieves from it; files without it mean C-MOVE.
+    retrieve: RetrieveMethod = RetrieveMethod.MOVE
 
     def sender_settings(self, base: SenderSettings) -> SenderSettings:
         return dataclasses.replace(

@@ -4,6 +4,7 @@ and publish each status, and send C-CANCEL when asked to stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -278,6 +279,10 @@ class QueryRetrieveRequest:
         status = int(status_set.Status)
         kind = category(status)
         counts = SubOperations.of(status_set)
+        if kind not in ("Pending", "Cancel") and counts.remaining is None:
+            # A final response leaves Remaining out (PS3.4 C.4.2.1.6): none is left,
+            # not as many as the last pending response said.
+            counts = dataclasses.replace(counts, remaining=0)
         outcome.counts = outcome.counts.merged(counts)
         lines: tuple[str, ...] = ()
         values: tuple[tuple[str, str], ...] = ()
