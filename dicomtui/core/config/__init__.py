@@ -1,0 +1,1 @@
+"""The config file: its schema, reading and editing it, and the limits on settings."""

@@ -1,0 +1,1 @@
+"""DICOM itself: UIDs, tables, encoding, files, file meta, transcoding, inspection."""

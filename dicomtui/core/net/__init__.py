@@ -1,0 +1,1 @@
+"""Every use of pynetdicom's private internals, and nothing else (checked by ``seam``)."""

@@ -1,0 +1,1 @@
+"""The receiver (Storage SCP): settings, contexts, the server, where objects go."""

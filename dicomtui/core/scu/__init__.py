@@ -1,0 +1,1 @@
+"""The sender (Storage SCU): settings, planning, associations, the send job, echo."""
