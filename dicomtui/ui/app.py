@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
-from dicomtui.core.config.file import Config, ConfigNotSaved, default_config_path, save_config
+from dicomtui.core.config.file import Config, default_config_path
+from dicomtui.core.config.keeper import Problem, SettingsKeeper
 from dicomtui.core.config.schema import AppPreferences, Node
 from dicomtui.core.dicom.files import collect_paths
 from dicomtui.core.scp.receiver import Receiver
@@ -93,6 +94,7 @@ class DicomTuiApp(App[None]):
         self.settings_file = config.settings or Config(
             path=default_config_path(), receiver=config.receiver, sender=config.sender
         )
+        self.settings_keeper = SettingsKeeper(self.settings_file)
         self.clock = clock
         self.bus = EventBus()
         self.queue = EventQueue(self._wake)
@@ -455,8 +457,7 @@ class DicomTuiApp(App[None]):
             if settings is not None:
                 self._dest_follows_receiver = self._sending_to_own_receiver()
                 self.start_receiver(settings)
-                self.settings_file.set_receiver(settings, was)
-                self.save_settings()
+                self.said(self.settings_keeper.receiver_changed(settings, was))
 
         self.push_screen(ReceiverSettingsScreen(was), apply)
 
@@ -493,8 +494,7 @@ class DicomTuiApp(App[None]):
         def apply(settings: SenderSettings | None) -> None:
             if settings is not None:
                 self.sender_settings = settings
-                self.settings_file.set_sender(settings, was)
-                self.save_settings()
+                self.said(self.settings_keeper.sender_changed(settings, was))
 
         self.push_screen(SenderOptionsScreen(was), apply)
 
@@ -503,23 +503,19 @@ class DicomTuiApp(App[None]):
             return echo(node.sender_settings(self.sender_settings), self.bus, self.wants_pdu_dumps)
 
         def node_changed(old: Node | None, new: Node | None) -> None:
-            self.settings_file.change_node(old, new)
             if old is not None and self.destination_node == old:
                 # The destination follows its node: new address, TLS, name, or gone.
                 self.destination_node = new
                 if new is not None:
                     self.sender_pane.set_destination(new.host, new.port, new.called_ae_title)
-            if old is not None and self.settings_file.app.destination == old.name:
-                self._set_app_preference(destination=new.name if new is not None else "")
-            self.save_settings()
+            self.said(self.settings_keeper.node_changed(old, new))
 
         def picked(node: Node | None) -> None:
             if node is None:
                 return
             self.destination_node = node
             self.sender_pane.set_destination(node.host, node.port, node.called_ae_title)
-            self._set_app_preference(destination=node.name)
-            self.save_settings()
+            self.said(self.settings_keeper.destination_picked(node))
             where = f"{node.called_ae_title} at {node.host}:{node.port}"
             self.notify(f"Destination: {node.name} ({where}). F6 sends the selection, F7 echoes.")
 
@@ -535,10 +531,9 @@ class DicomTuiApp(App[None]):
         def apply(result: tuple[AppPreferences, dict[str, str]] | None) -> None:
             if result is not None:
                 preferences, keys = result
-                self.settings_file.set_app(preferences)
-                self.settings_file.set_keys(keys, was=shown_keys)
+                problem = self.settings_keeper.preferences_changed(preferences, keys, shown_keys)
                 self._apply_preferences()
-                self.save_settings()
+                self.said(problem)
 
         self.push_screen(
             PreferencesScreen(
@@ -546,9 +541,6 @@ class DicomTuiApp(App[None]):
             ),
             apply,
         )
-
-    def _set_app_preference(self, **changes: Any) -> None:
-        self.settings_file.set_app(dataclasses.replace(self.settings_file.app, **changes))
 
     def _apply_preferences(self) -> None:
         preferences = self.settings_file.app
@@ -566,17 +558,11 @@ class DicomTuiApp(App[None]):
         self.keys_in_use = {k: v for k, v in self.settings_file.keys.items() if k in known}
         self.set_keymap(self.keys_in_use)
 
-    def save_settings(self) -> None:
-        """Write the config file; a failure is said, never fatal."""
-        try:
-            save_config(self.settings_file)
-        except ConfigNotSaved as exc:
-            self.notify(f"Settings not saved: {exc}", severity="warning")
-        except OSError as exc:
-            self.notify(
-                f"Could not save {self.settings_file.path}: {exc.strerror or exc}",
-                severity="error",
-            )
+    def said(self, problem: Problem) -> None:
+        """A config file that could not be written is said, never fatal."""
+        if problem is not None:
+            severity, message = problem
+            self.notify(message, severity="error" if severity == "error" else "warning")
 
     def action_send(self) -> None:
         self.send_paths(self.sender_pane.selected)
@@ -621,8 +607,7 @@ class DicomTuiApp(App[None]):
         level = self.log_pane.cycle_level()
         self._debug = level <= Level.DEBUG
         # Ctrl+O shows it, and the next start keeps it.
-        self._set_app_preference(log_level=LEVEL_NAMES[level])
-        self.save_settings()
+        self.said(self.settings_keeper.preference_changed(log_level=LEVEL_NAMES[level]))
         self.notify(f"Log level: {LEVEL_NAMES[level]}", timeout=2)
 
     def action_toggle_wrap(self) -> None:
@@ -735,8 +720,7 @@ class DicomTuiApp(App[None]):
     @on(DicomDirectoryTree.FolderChanged)
     def _folder_changed(self, message: DicomDirectoryTree.FolderChanged) -> None:
         """Remembered in the config file: the next start (without a PATH) opens it."""
-        self._set_app_preference(last_folder=str(message.path))
-        self.save_settings()
+        self.said(self.settings_keeper.preference_changed(last_folder=str(message.path)))
 
     @on(ReceiverPane.AssociationChosen)
     def _association_chosen(self, message: ReceiverPane.AssociationChosen) -> None:

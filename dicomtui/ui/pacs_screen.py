@@ -339,10 +339,9 @@ class PacsScreen(Screen[None]):
         changed = dataclasses.replace(node, retrieve=RetrieveMethod(str(event.value)))
         self.nodes[self.nodes.index(node)] = changed
         app = self.dicom_app
-        app.settings_file.change_node(node, changed)
         if app.destination_node == node:
             app.destination_node = changed
-        app.save_settings()
+        app.said(app.settings_keeper.node_changed(node, changed))
         self._show_hint()
 
     def _status(self, text: str, error: bool = False) -> None:
