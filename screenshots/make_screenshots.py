@@ -2,7 +2,7 @@
 
     python screenshots/make_screenshots.py
 
-Runs the app headless (160x48), makes a study of small CT and MR objects in a
+Runs the app headless (120x40), makes a study of small CT and MR objects in a
 temporary folder, and saves three SVGs here: the receiver with live
 associations, the sender with its progress, and the debug log.
 """
@@ -35,7 +35,7 @@ from dicomtui.ui.inspect_screen import DicomPicture, InspectScreen
 from dicomtui.ui.nodes_screen import NodesScreen
 
 HERE = Path(__file__).parent
-SIZE = (160, 48)
+SIZE = (120, 40)
 PATIENTS = ["DOE^JANE", "ROE^RICHARD", "POE^EDGAR", "LOVELACE^ADA"]
 
 

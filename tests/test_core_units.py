@@ -201,9 +201,13 @@ def test_wording_follows_the_manuals() -> None:
 def test_core_never_imports_textual() -> None:
     code = (
         "import sys, pkgutil, importlib, dicomtui.core as c\n"
-        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('dicomtui.core.' + m.name)\n"
+        "names = [m.name for m in pkgutil.walk_packages(c.__path__, 'dicomtui.core.')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "assert 'dicomtui.core.scp.receiver' in names and 'dicomtui.core.qr.find' in names\n"
         "import dicomtui.headless.storescp, dicomtui.headless.storescu, dicomtui.headless.echo\n"
-        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'dicomtui.ui')))\n"
+        "import dicomtui.headless.findscu, dicomtui.headless.movescu, dicomtui.headless.getscu\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] == 'textual'"
+        " or n.startswith('dicomtui.ui')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -344,7 +344,7 @@ def test_reports_of_a_send_and_of_the_receiver(tmp_path: Path, processes: Proces
     for source in sources:
         row = by_file[str(source)]
         assert row["sop_instance"] == sendable(source).sop_instance
-        assert (row["status"], row["result"], row["sop_class"]) == ("0x0000", "Success", "CT")
+        assert (row["status"], row["result"], row["sop_class"]) == ("0x0000", "Success", CT_IMAGE)
         assert int(row["bytes"]) == source.stat().st_size
         assert row["peer"] == f"127.0.0.1:{port}" and float(row["seconds"]) >= 0
     skipped = by_file[str(folder / "notes.txt")]

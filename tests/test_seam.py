@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from factory import copy_ct
 from helpers import DICOMTUI, Processes, free_port, run, same_content, wait_for_port, wait_until
+from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dul import DULServiceProvider
@@ -35,6 +36,15 @@ COPIED_OR_WRAPPED = {
     "DULServiceProvider._read_pdu_data": (DULServiceProvider._read_pdu_data, "19f2d4e38c13c835"),
     "DULServiceProvider.run_reactor": (DULServiceProvider.run_reactor, "e3a10eb3a0931e48"),
     "DIMSEMessage.decode_msg": (DIMSEMessage.decode_msg, "f51c777e841a76be"),
+    "Association.send_c_find": (Association.send_c_find, "5879d593298e14b6"),
+    "Association.send_c_move": (Association.send_c_move, "eb51b3130c213cf6"),
+    "Association.send_c_get": (Association.send_c_get, "df1f082c59355edc"),
+    "Association._wrap_find_responses": (Association._wrap_find_responses, "34436b9c80ccb5f3"),
+    "Association._wrap_get_move_responses": (
+        Association._wrap_get_move_responses,
+        "d023a7bdadd24d59",
+    ),
+    "ACSE.negotiate_release": (ACSE.negotiate_release, "e66977c7292334c5"),
 }
 
 

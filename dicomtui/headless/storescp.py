@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from pathlib import Path
 
 from dicomtui import __version__
@@ -26,7 +28,7 @@ from dicomtui.headless.options import (
     threshold,
 )
 from dicomtui.headless.printer import LinePrinter
-from dicomtui.headless.stop_signals import StopSignals
+from dicomtui.headless.stop_signals import POLL, StopSignals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,5 +234,13 @@ def main(argv: list[str]) -> int:
         return 1
 
     signals.wait()
-    receiver.stop()
+    # Stopping waits for each association's end; a second signal does not.
+    stopping = threading.Thread(target=receiver.stop, name="stop", daemon=True)
+    stopping.start()
+    while stopping.is_alive():
+        stopping.join(POLL)
+        if signals.count > 1:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
     return 0 if write_report() else 1

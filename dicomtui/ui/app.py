@@ -186,6 +186,8 @@ class DicomTuiApp(App[None]):
         main.set_class(height < SHORT_HEIGHT, "-short")
         main.set_class(narrow, "-narrow")
         panes.set_class(narrow or self.zoomed is not None, "stacked")
+        # The log zoomed: the panes above keep only their live lines, and no more room.
+        main.set_class(self.zoomed == "log-pane", "-log-zoomed")
         if self.zoomed is not None:
             whole = {self.zoomed}
         elif narrow:
@@ -249,7 +251,8 @@ class DicomTuiApp(App[None]):
     def _on_quit_signal(self) -> None:
         self._quit_signals += 1
         if self._quit_signals == 1:
-            self.call_next(self.quit_now)
+            # A worker, so that the message loop stays free for a second signal.
+            self.run_worker(self.quit_now(), group="quit", exit_on_error=False)
         else:
             self.exit(return_code=130)  # a second one: do not wait for the receiver
 
@@ -371,6 +374,8 @@ class DicomTuiApp(App[None]):
                 self.sender_pane.set_sending(False)
             return
         error = worker.error
+        if worker.group == "receiver":
+            self._receiver_wanted = False  # it could not start: F5 tries again
         if worker.group == "receiver" and isinstance(error, OSError):
             # Receiver.start logged why (ReceiverFailed); make sure it is seen.
             message = error.strerror or str(error)
@@ -445,7 +450,8 @@ class DicomTuiApp(App[None]):
     # --- actions -------------------------------------------------------------------------------
 
     async def action_toggle_receiver(self) -> None:
-        if self.receiver_running:
+        # By what the user asked last: while it starts, it is not running yet.
+        if self._receiver_wanted:
             await self.stop_receiver()
         else:
             self.start_receiver()
@@ -703,7 +709,7 @@ class DicomTuiApp(App[None]):
         if self.send_job is not None:
             self.send_job.cancel()
         await self.stop_receiver()
-        self.exit()
+        self.exit(return_code=130 if self._quit_signals > 1 else 0)
 
     @on(Button.Pressed, "#send")
     def _send_pressed(self) -> None:

@@ -64,8 +64,8 @@ COMMANDS: tuple[Command, ...] = (
         "sender.retry",
         "ctrl+r",
         "retry_failed",
-        "Retry failed",
-        "Send again the objects that failed in the last send",
+        "Resume",
+        "Send again what failed in the last send, and what a cancel left unsent",
         show=False,
     ),
     Command(

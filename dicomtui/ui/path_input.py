@@ -12,9 +12,21 @@ from textual.suggester import Suggester
 from textual.widgets import Input
 
 
+def restarted(text: str) -> str:
+    """The path a user meant when typing one over the folder the box starts with:
+    from the last ``//`` a new absolute path starts, from the last ``/~`` home
+    ("/data/in//tmp/x" is "/tmp/x"), as in Emacs."""
+    for mark in ("//", "/~"):
+        at = text.rfind(mark)
+        if at > 0:
+            text = text[at + 1 :]
+    return text
+
+
 def complete_path(text: str, *, folders_only: bool = True) -> str | None:
     """The text completed with the one entry it can only be, or the entries' common
     start ("/tm" -> "/tmp/"); None when there is nothing to add."""
+    text = restarted(text)
     if not text:
         return None
     expanded = os.path.expanduser(text)

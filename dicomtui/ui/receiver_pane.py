@@ -33,26 +33,28 @@ from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
 #: (key, label, fixed width or None to fit): the growing ones are wide enough for
-#: what they will hold ("1023.9 MB"), not only for their first value.
+#: what they will hold ("1023.9 MB"), not only for their first value. Numbers come
+#: first: a narrow pane cuts the columns on the right, and a cut number ("12" for
+#: 123) would mislead where a cut name does not.
 ASSOCIATION_COLUMNS = (
     ("id", "#", None),
-    ("peer", "Peer", None),
-    ("calling", "Calling AE", 16),
     ("state", "State", 11),
     ("objects", "Objects", 7),
     ("bytes", "Bytes", 9),
     ("rate", "Rate", 11),
     ("time", "Time", 8),
+    ("calling", "Calling AE", 16),
+    ("peer", "Peer", None),
     ("result", "Result", None),
 )
 #: (key, label, fixed width or None to fit); the log has the full reasons.
 RECEIVED_COLUMNS = (
     ("time", "Time", None),
     ("status", "Status", 14),
-    ("patient", "Patient", 18),
+    ("size", "Size", 9),
     ("modality", "Mod", None),
+    ("patient", "Patient", 18),
     ("sop", "SOP class", None),
-    ("size", "Size", None),
     ("syntax", "Syntax", None),
     ("file", "File", None),
 )
@@ -152,17 +154,18 @@ class ReceiverPane(Vertical):
         status.set_class(self.state == "failed", "error")
 
     def _cells(self, row: AssociationRow, now: float) -> dict[str, str]:
-        return {
+        cells = {
             "id": str(row.assoc_id),
-            "peer": row.peer,
-            "calling": row.calling_ae_title,
             "state": row.state,
             "objects": str(row.objects),
             "bytes": human_size(row.bytes),
             "rate": human_rate(row.rate(now)),
             "time": human_duration(row.duration(now)),
+            "calling": row.calling_ae_title,
+            "peer": row.peer,
             "result": row.result,
         }
+        return {key: cells[key] for key, _label, _width in ASSOCIATION_COLUMNS}
 
     def _update_associations(self, changed: Iterable[int], now: float) -> None:
         table: DataTable[PlainCell] = self.query_one("#associations", DataTable)
@@ -212,10 +215,10 @@ class ReceiverPane(Vertical):
                 cells = (
                     stamp,
                     _status_label(event.status, event.error),
-                    event.patient_name,
-                    event.modality,
-                    short_sop_class(event.sop_class),
                     human_size(event.size),
+                    event.modality,
+                    event.patient_name,
+                    short_sop_class(event.sop_class),
                     short_transfer_syntax(event.transfer_syntax),
                     event.filename if event.path else "(not stored)",
                 )
@@ -224,10 +227,10 @@ class ReceiverPane(Vertical):
                 cells = (
                     stamp,
                     _status_label(None, "association ended mid-transfer"),
+                    human_size(event.bytes_received),
                     "",
                     "",
                     short_sop_class(event.sop_class) if event.sop_class else "",
-                    human_size(event.bytes_received),
                     "",
                     "(nothing stored)",
                 )

@@ -26,16 +26,16 @@ from dicomtui.core.stream.tracking import SendProgressModel
 from dicomtui.core.units import human_duration, human_rate, human_size
 from dicomtui.ui.file_tree import DicomDirectoryTree
 from dicomtui.ui.live_table import LiveTable
-from dicomtui.ui.path_input import PathInput
+from dicomtui.ui.path_input import PathInput, restarted
 from dicomtui.ui.text_line import TextLine
 from dicomtui.ui.throughput_line import ThroughputLine
 
 #: (key, label, fixed width or None to fit); the log has the full reasons.
 SENT_COLUMNS = (
     ("status", "Status", 22),
+    ("size", "Size", 9),
     ("file", "File", 24),
     ("sop", "SOP class", None),
-    ("size", "Size", None),
     ("syntax", "Syntax", None),
 )
 
@@ -145,7 +145,7 @@ class SenderPane(Vertical):
     @on(Input.Submitted, "#browse-path")
     def _path_typed(self, message: Input.Submitted) -> None:
         message.stop()
-        typed = message.value.strip()
+        typed = restarted(message.value.strip())
         if not typed:
             self._close_path_box()
             return
@@ -270,16 +270,16 @@ class SenderPane(Vertical):
         key = str(self._sent_count)
         name = Path(event.path).name
         if isinstance(event, FileSkipped):
-            cells = (f"Skipped: {event.reason}", name, "", "", "")
+            cells = (f"Skipped: {event.reason}", "", name, "", "")
         else:
             status = short_status(event.status)
             if event.error:
                 status = f"{'Failure' if event.status is None else status}: {event.error}"
             cells = (
                 status,
+                human_size(event.size),
                 name,
                 short_sop_class(event.sop_class),
-                human_size(event.size),
                 short_transfer_syntax(event.transfer_syntax),
             )
         return key, cells
@@ -290,7 +290,7 @@ class SenderPane(Vertical):
         bar.update(total=max(p.total_files, 1), progress=p.done)
         text = self.query_one("#progress-text", TextLine)
         if p.finished is not None:
-            text.update(send_summary(p.finished))
+            text.update(send_summary(p.finished, compact=True))
             return
         left = p.seconds_left(now)
         parts = [

@@ -130,6 +130,26 @@ def _defaults():  # type: ignore[no-untyped-def]
     return app_defaults()
 
 
+def test_an_absolute_path_typed_after_the_folder_shown_starts_again(folders: Path) -> None:
+    """The box starts with the folder shown; a path typed after it from / (or ~)
+    is that path, not one inside the folder shown (as in Emacs)."""
+
+    async def scenario() -> None:
+        app = make_app(folders / "studies", folders / "inbox", start_receiver=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            tree = app.sender_pane.file_tree
+            await wait_for(pilot, lambda: tree_names(app), what="the listing")
+            tree.focus()
+            await pilot.press("slash")
+            box = app.query_one("#browse-path", Input)
+            box.value += str(folders / "elsewhere" / "deep" / "far.dcm")  # a file: its folder
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: tree_names(app) == ["far.dcm"], what="the typed folder")
+            assert tree.folder == folders / "elsewhere" / "deep"
+
+    asyncio.run(scenario())
+
+
 def test_completion_of_paths(tmp_path: Path) -> None:
     (tmp_path / "alpha").mkdir()
     (tmp_path / "alps").mkdir()
@@ -140,3 +160,5 @@ def test_completion_of_paths(tmp_path: Path) -> None:
     assert complete_path(str(tmp_path / "alp")) is None  # two ways on: nothing to add
     assert complete_path(str(tmp_path / "f")) is None  # folders only
     assert complete_path(str(tmp_path / "zzz")) is None
+    # Typed from / over the folder the box started with: "/somewhere/else//tmp/.../b".
+    assert complete_path("/somewhere/else/" + str(tmp_path / "b")) == str(tmp_path / "beta") + "/"

@@ -156,9 +156,15 @@ def test_search_open_a_study_and_move_it_into_the_receiver(
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, PacsScreen))
             await wait_for(pilot, lambda: len(table_rows(app, "received")) == 8)
-            assert {row[2] for row in table_rows(app, "received")} == {"ORTHANC^TEST"}
-            app.log_pane.save(tmp_path / "log.txt")
-            log = (tmp_path / "log.txt").read_text()
+            assert {row[4] for row in table_rows(app, "received")} == {"ORTHANC^TEST"}
+
+            def log_text() -> str:
+                app.log_pane.save(tmp_path / "log.txt")
+                return (tmp_path / "log.txt").read_text()
+
+            # The final C-MOVE response may come after the last object is stored.
+            await wait_for(pilot, lambda: "Move SCP Result" in log_text(), what="the move's end")
+            log = log_text()
             for line in (
                 "Sending Find Request: MsgID 1",
                 "Find SCP Result: 0x0000 (Success)",

@@ -134,3 +134,31 @@ def test_the_log_follows_lines_wider_than_the_pane_and_resizes(
             assert Level.INFO  # (level kept)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_log_zoomed_takes_the_room_the_panes_leave(
+    size: tuple[int, int], study: Path, tmp_path: Path
+) -> None:
+    """Ctrl+Z in the log: the panes above keep their live lines only, and the log
+    grows into everything else (it kept its height, under blank rows, before)."""
+
+    async def scenario() -> None:
+        app = make_app(study, tmp_path / "inbox", start_receiver=False)
+        async with app.run_test(size=size) as pilot:
+            log = app.query_one("#log-pane")
+            await pilot.pause()
+            before = log.outer_size.height
+            app.query_one("#log").focus()
+            await pilot.press("ctrl+z")
+            await pilot.pause()
+            assert log.outer_size.height > before
+            # Nothing blank between the panes' live lines and the log, nor under it.
+            panes = app.query_one("#panes")
+            assert log.region.y == panes.region.bottom, (log.region, panes.region)
+            assert log.region.bottom == app.query_one("Footer").region.y
+            await pilot.press("ctrl+z")
+            await pilot.pause()
+            assert log.outer_size.height == before
+
+    asyncio.run(scenario())

@@ -61,16 +61,14 @@ def test_send_a_folder_from_the_sender_pane_to_the_apps_own_receiver(tmp_path: P
             )
 
             sent = table_rows(app, "sent")
-            assert [row[1] for row in sent] == ["notes.txt", "ct0.dcm", "ct1.dcm", "ct2.dcm"]
+            assert [row[2] for row in sent] == ["notes.txt", "ct0.dcm", "ct1.dcm", "ct2.dcm"]
             assert sent[0][0].startswith("Skipped: Not a DICOM file")
             assert all(row[0] == "Success" for row in sent[1:])
             received = table_rows(app, "received")
             assert {row[1] for row in received} == {"Success"}
             [association] = table_rows(app, "associations")
-            assert association[2:5] == ["DICOMTUI", "released", "3"]
-            assert "3 sent, 0 with warnings, 0 failed, 1 skipped" in str(
-                app.query_one("#progress-text").render()
-            )
+            assert (association[6], association[1], association[2]) == ("DICOMTUI", "released", "3")
+            assert "3 sent, 1 skipped;" in str(app.query_one("#progress-text").render())
             log = "\n".join(app.log_pane.visible_lines())
             assert "I: Accepting Association" in log and "I: Storing DICOM file: CT." in log
 
@@ -137,11 +135,11 @@ def test_dcmsend_into_the_receiver_pane(tmp_path: Path) -> None:
             await wait_for(
                 pilot, lambda: len(table_rows(app, "received")) == 5, what="5 received rows"
             )
-            await wait_for(pilot, lambda: table_rows(app, "associations")[0][3] != "established")
+            await wait_for(pilot, lambda: table_rows(app, "associations")[0][1] != "established")
 
             [association] = table_rows(app, "associations")
-            assert association[2] == "DCMSEND"
-            assert association[3:5] == ["released", "5"]
+            assert association[6] == "DCMSEND"
+            assert association[1:3] == ["released", "5"]
             assert association[-1] == "ok"
             rows = table_rows(app, "received")
             assert sorted(row[3] for row in rows) == ["CT", "CT", "CT", "CT", "MR"]
@@ -353,7 +351,7 @@ def test_an_allow_list_set_in_the_form_refuses_other_peers(tmp_path: Path) -> No
             assert not await asyncio.to_thread(associate, "INTRUDER")
             assert await asyncio.to_thread(associate, "MODALITY")
             await wait_for(
-                pilot, lambda: any(r[3] == "rejected" for r in table_rows(app, "associations"))
+                pilot, lambda: any(r[1] == "rejected" for r in table_rows(app, "associations"))
             )
             log = "\n".join(app.log_pane.visible_lines())
             assert (
@@ -387,8 +385,8 @@ def test_names_from_the_wire_and_the_keyboard_are_shown_as_typed(tmp_path: Path)
             await wait_for(pilot, lambda: table_rows(app, "received"), what="the object")
             await pilot.pause(0.3)
             # ... and an escape sequence never reaches the terminal.
-            assert table_rows(app, "received")[0][2] == "DOE^[/JOHN]\ufffd[2J"
-            assert table_rows(app, "associations")[0][2] == "[/CT]"
+            assert table_rows(app, "received")[0][4] == "DOE^[/JOHN]\ufffd[2J"
+            assert table_rows(app, "associations")[0][6] == "[/CT]"
 
             await pilot.press("f2")
             await wait_for(pilot, lambda: app.screen.query("#extension"))

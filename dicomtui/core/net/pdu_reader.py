@@ -213,7 +213,7 @@ class WriteBatch:
         pieces, self.pieces, self.size = self.pieces, [], 0
         if not pieces or not self.still_receiving():
             return
-        self.file.write_all(pieces)  # the receiver's SpoolFile (pynetdicom_setup)
+        self.file.write_all(pieces)  # the receiver's SpoolFile (net/spool_file.py)
 
 
 def _readable_soon(sock: Any) -> bool:

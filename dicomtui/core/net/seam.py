@@ -16,6 +16,7 @@ copied from pynetdicom.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -61,13 +62,14 @@ def _set_in_init(cls: type, *names: str) -> Callable[[], bool]:
     return check
 
 
-def _promiscuous_check() -> None:
+def _promiscuous_check() -> bool:
     from dicomtui.core.net.promiscuous import check_pynetdicom
 
     try:
         check_pynetdicom()
     except RuntimeError:
-        raise ValueError("missing") from None
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Part:
 
 
 CHECKED: tuple[Part, ...] = (
+    Part("ServiceUser._common_ext (promiscuous mode)", _promiscuous_check),
     Part(
         "_config.STORE_RECV_CHUNKED_DATASET", _module_global(_config, "STORE_RECV_CHUNKED_DATASET")
     ),
@@ -217,12 +220,21 @@ class _ToTheBus(logging.Handler):
             return
         if record.exc_info and record.funcName == "trigger" and not record.args:
             return  # LOGGER.exception(exc) after a LOGGER.error that said it already
+        if getattr(_emitting, "active", False):
+            return  # a subscriber that logs through pynetdicom again: said once is enough
         with _lock:
             targets = list(_forwarded.items())
-        for bus, side in targets:
-            bus.publish(LogMessage(side=side, level=level, text=f"pynetdicom: {text}"))
+        _emitting.active = True
+        try:
+            for bus, side in targets:
+                # An exception here would kill pynetdicom's thread without an A-ABORT.
+                with contextlib.suppress(Exception):
+                    bus.publish(LogMessage(side=side, level=level, text=f"pynetdicom: {text}"))
+        finally:
+            _emitting.active = False
 
 
+_emitting = threading.local()
 _handler = _ToTheBus(logging.WARNING)
 
 

@@ -3,7 +3,7 @@
 The association proposes a storage context (with SCP role selection) for each SOP
 class that may come back, within the 128-context limit, and says which the peer
 refused. Each arriving object is written by the receiver's own code
-(:func:`dicomtui.core.scp.receiver.store_received`): the bytes as received, file
+(:func:`dicomtui.core.scp.store.store_received`): the bytes as received, file
 meta added, named and placed atomically.
 """
 

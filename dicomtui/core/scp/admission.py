@@ -115,6 +115,8 @@ class Admission:
 
     def on_requested(self, event: Any) -> None:
         assoc = event.assoc
+        if assoc.is_aborted or assoc.is_rejected:
+            return  # aborted already (it could not be prepared): nothing to admit
         number = association_id(assoc)
         with self._lock:
             self._requested.add(assoc)

@@ -293,14 +293,15 @@ def _(e: FileSent, debug: bool) -> list[LogLine]:
     return [LogLine(ERR, f"Store failed: {e.path} {status}")]
 
 
-def send_summary(e: SendFinished) -> str:
+def send_summary(e: SendFinished, compact: bool = False) -> str:
+    """The summary line; ``compact`` (a narrow pane) leaves out the counts that are 0."""
     rate = e.bytes_sent / e.seconds / 1_000_000 if e.seconds > 0 else 0.0
-    parts = [
-        f"{e.sent} sent",
-        f"{e.warned} with warnings",
-        f"{e.failed} failed",
-        f"{e.skipped} skipped",
+    counts = [
+        (e.warned, f"{e.warned} with warnings"),
+        (e.failed, f"{e.failed} failed"),
+        (e.skipped, f"{e.skipped} skipped"),
     ]
+    parts = [f"{e.sent} sent"] + [text for count, text in counts if count or not compact]
     if e.not_attempted:
         parts.append(f"{e.not_attempted} not attempted")
     text = ", ".join(parts) + f"; {human_size(e.bytes_sent)} in {e.seconds:.2f} s ({rate:.1f} MB/s)"
