@@ -73,13 +73,17 @@ def app_with(events: list, *, level: Level = Level.INFO):  # type: ignore[no-unt
             what="the DICOM marks",
         )
         app.log_pane.level = level
+        sending = any(e.side.value == "sender" for e in events)
+        if sending:  # laid out before the rows come, which the tables then follow
+            app.sender_pane.query_one("ProgressBar").display = True
+            app.sender_pane.set_sending(True)
+            await settle(pilot)
         for event in events:
             app.bus.publish(event)
         app.drain_events()
-        if any(e.side.value == "sender" for e in events):
-            app.sender_pane.query_one("ProgressBar").display = True
-            app.sender_pane.set_sending(True)
-            app.sender_pane.update_progress(scenes.T0 + 4)
+        # At the app's own (fixed) clock, as its ticker draws them once a second.
+        if sending:
+            app.sender_pane.update_progress(scenes.T0 + 5)
         app.receiver_pane.tick(scenes.T0 + 5)
         # The pane's title shows where the checkout is: the same text on every machine.
         app.sender_pane.border_title = "Sender · /studies"
