@@ -8,14 +8,7 @@ Orthanc that accepts no compressed syntax gets decompressed objects from us.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
@@ -28,12 +21,12 @@ from helpers import (
     DICOMTUI,
     Processes,
     dataset_bytes,
-    free_port,
     run,
     same_content,
     stored_files,
     wait_for_port,
 )
+from orthanc_peer import ORTHANC_AET, OUR_AET, Orthanc, launch_orthanc, orthanc_executable
 from pydicom import dcmread
 from pydicom.uid import (
     ExplicitVRLittleEndian,
@@ -45,8 +38,6 @@ from pydicom.uid import (
 # Orthanc starts in a fraction of a second here, so each test gets a fresh one.
 pytestmark = pytest.mark.timeout(90)
 
-ORTHANC_AET = "ORTHANC"
-OUR_AET = "DICOMTUI"
 SUCCESS = "Received Store Response (Status: 0x0000 - Success)"
 UNCOMPRESSED = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"]
 
@@ -54,7 +45,7 @@ UNCOMPRESSED = ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2
 def require_orthanc() -> str:
     """Orthanc's server, by absolute path; skips when missing, unless CI says the
     peers must be there."""
-    path = shutil.which("Orthanc") or shutil.which("Orthanc", path="/usr/sbin:/usr/bin")
+    path = orthanc_executable()
     if path is None:
         if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
             pytest.fail("Orthanc is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
@@ -62,122 +53,23 @@ def require_orthanc() -> str:
     return path
 
 
-class Orthanc:
-    """One running Orthanc, its ports, and its REST API through urllib."""
-
-    def __init__(
-        self, proc: subprocess.Popen[bytes], http_port: int, dicom_port: int, our_port: int
-    ) -> None:
-        self.proc = proc
-        self.http_port = http_port
-        self.dicom_port = dicom_port
-        #: The port our receiver must listen on: Orthanc's "dicomtui" modality.
-        self.our_port = our_port
-
-    def request(self, method: str, path: str, body: Any = None) -> bytes:
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        url = f"http://127.0.0.1:{self.http_port}{path}"
-        req = urllib.request.Request(url, data=data, method=method)
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return bytes(response.read())
-
-    def get(self, path: str) -> Any:
-        return json.loads(self.request("GET", path))
-
-    def post(self, path: str, body: Any) -> Any:
-        return json.loads(self.request("POST", path, body) or b"null")
-
-    def lookup(self, sop_instance: str) -> str:
-        """Orthanc's id of the instance with this SOP Instance UID."""
-        found = self.post("/tools/lookup", sop_instance.encode())
-        instances = [entry["ID"] for entry in found if entry["Type"] == "Instance"]
-        assert len(instances) == 1, f"{sop_instance}: {found}"
-        return str(instances[0])
-
-
-def wait_for_rest(orthanc: Orthanc, log: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if orthanc.proc.poll() is not None:
-            raise AssertionError(
-                f"Orthanc exited with {orthanc.proc.returncode}:\n{log.read_text(errors='replace')}"
-            )
-        try:
-            system = orthanc.get("/system")
-        except (OSError, urllib.error.URLError, ValueError):
-            time.sleep(0.1)
-            continue
-        assert system["DicomAet"] == ORTHANC_AET
-        assert system["DicomPort"] == orthanc.dicom_port
-        return
-    raise AssertionError(f"Orthanc's REST API did not answer within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by pid, then SIGKILL if it lingers: never a stalled teardown."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture
 def start_orthanc(tmp_path: Path) -> Iterator[Callable[..., Orthanc]]:
     """Start Orthanc with a configuration written into tmp_path (``overrides``
     are added to it); it is stopped at teardown."""
     executable = require_orthanc()
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Orthanc] = []
 
     def start(**overrides: Any) -> Orthanc:
-        folder = tmp_path / f"orthanc{len(started)}"
-        folder.mkdir()
-        http_port, dicom_port, our_port = free_port(), free_port(), free_port()
-        config = {
-            "Name": "dicomtui-test",
-            "StorageDirectory": str(folder / "storage"),
-            "IndexDirectory": str(folder / "index"),
-            "HttpPort": http_port,
-            "DicomPort": dicom_port,
-            "DicomAet": ORTHANC_AET,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "DicomModalities": {"dicomtui": [OUR_AET, "127.0.0.1", our_port]},
-            "DicomAlwaysAllowEcho": True,
-            "DicomAlwaysAllowStore": True,
-            "DicomCheckCalledAet": False,
-            "DicomScuTimeout": 15,
-            "DicomAssociationCloseDelay": 0,
-            "StorageCompression": False,
-            "SaveJobs": False,
-            "Plugins": [],
-            **overrides,
-        }
-        config_path = folder / "config.json"
-        config_path.write_text(json.dumps(config, indent=2))
-        log = folder / "orthanc.log"
-        with log.open("wb") as out:  # a file, not a pipe nobody reads
-            proc = subprocess.Popen(
-                [executable, str(config_path)],
-                cwd=folder,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(proc)
-        orthanc = Orthanc(proc, http_port, dicom_port, our_port)
-        wait_for_rest(orthanc, log)
+        orthanc = launch_orthanc(executable, tmp_path / f"orthanc{len(started)}", **overrides)
+        started.append(orthanc)
         return orthanc
 
     try:
         yield start
     finally:
-        for proc in started:
-            stop(proc)
+        for orthanc in started:
+            orthanc.stop()
 
 
 def make_study(folder: Path) -> list[Path]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from helpers import free_port, stored_files
-from test_orthanc import Orthanc, make_study, start_orthanc
+from orthanc_peer import Orthanc
+from test_orthanc import make_study, start_orthanc
 
 from dicomtui.core.qr.browse import (
     BatchRetrieve,

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from helpers import DICOMTUI, dataset_bytes, free_port, run, stored_files
+from orthanc_peer import Orthanc
 from pydicom import dcmread
 from pydicom.uid import generate_uid
-from test_orthanc import Orthanc, make_study, start_orthanc
+from test_orthanc import make_study, start_orthanc
 
 from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.get import GetJob
