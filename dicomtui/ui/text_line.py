@@ -30,9 +30,22 @@ class TextLine(Widget):
         return self._text
 
     def update(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
+        if text == self._text:
+            return
+        old, self._text = self._text, text
+        height = self.styles.height
+        if height is not None and height.is_auto and self._rows(old) != self._rows(text):
+            # Sized by its text (a short screen's receiver state): it needs the
+            # layout again, else the new row is cut off.
+            self.refresh(layout=True)
+        else:
             self.refresh()
+
+    def _rows(self, text: str) -> int:
+        width = self.content_size.width
+        if width <= 0:
+            return 1
+        return len(Text(text).wrap(self.app.console, width))
 
     def render(self) -> Text:
         return Text(self._text, end="")
