@@ -68,7 +68,9 @@ class DicomDirectoryTree(DirectoryTree):
         self._node_by_path: dict[Path, TreeNode[DirEntry]] = {}
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return paths
+        """Hidden entries (.git, .venv, partial files being received) are left out, as
+        file managers do; a path typed with / still goes into a hidden folder."""
+        return [path for path in paths if not path.name.startswith(".")]
 
     def render_label(self, node: TreeNode[DirEntry], base_style: Style, style: Style) -> Text:
         label = super().render_label(node, base_style, style)

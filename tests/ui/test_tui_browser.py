@@ -150,6 +150,27 @@ def test_an_absolute_path_typed_after_the_folder_shown_starts_again(folders: Pat
     asyncio.run(scenario())
 
 
+def test_hidden_entries_are_not_listed_but_a_typed_path_reaches_them(folders: Path) -> None:
+    (folders / "studies" / ".git").mkdir()
+    (folders / "studies" / ".dicomtui-incoming-1.part").write_bytes(b"half")
+    (folders / "studies" / ".cache").mkdir()
+    make_object(folders / "studies" / ".cache" / "kept.dcm")
+
+    async def scenario() -> None:
+        app = make_app(folders / "studies", folders / "inbox", start_receiver=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: tree_names(app), what="the listing")
+            assert tree_names(app) == ["ct-head", "mr-knee"]
+            app.sender_pane.file_tree.focus()
+            await pilot.press("slash")
+            box = app.query_one("#browse-path", Input)
+            box.value += ".cache"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: tree_names(app) == ["kept.dcm"], what="the hidden one")
+
+    asyncio.run(scenario())
+
+
 def test_completion_of_paths(tmp_path: Path) -> None:
     (tmp_path / "alpha").mkdir()
     (tmp_path / "alps").mkdir()
