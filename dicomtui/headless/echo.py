@@ -6,7 +6,6 @@ import argparse
 
 from dicomtui import __version__
 from dicomtui.core.scu.echo import echo
-from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import Level
 from dicomtui.core.stream.log_format import format_event
@@ -15,7 +14,7 @@ from dicomtui.headless.options import (
     add_network_options,
     add_tls_options,
     check_common,
-    optional_path,
+    network_from_args,
     sender_tls_usable,
     threshold,
 )
@@ -44,21 +43,7 @@ def main(argv: list[str]) -> int:
     bus = EventBus()
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)
-    settings = SenderSettings(
-        host=args.addr,
-        port=args.port,
-        called_ae_title=args.called_aet,
-        calling_ae_title=args.calling_aet,
-        acse_timeout=args.acse_timeout,
-        dimse_timeout=args.dimse_timeout,
-        network_timeout=args.network_timeout,
-        max_pdu=args.max_pdu,
-        bind_address=args.bind_address,
-        tls=args.tls or bool(args.tls_ca),
-        tls_ca=optional_path(args.tls_ca),
-        tls_certificate=optional_path(args.tls_cert),
-        tls_key=optional_path(args.tls_key),
-    )
+    settings = network_from_args(args)
     if not sender_tls_usable(settings, quiet=printer.threshold is None):
         return 1
     result = echo(settings, bus, want_pdu_dumps=printer.pdu_dumps)

@@ -11,11 +11,11 @@ from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.models import Operation, model_uid
 from dicomtui.core.qr.operation import identifier_values
 from dicomtui.core.stream.events import Level
+from dicomtui.headless.options import network_from_args
 from dicomtui.headless.qr_options import (
     add_find_negotiation,
     build_parser,
     extended_options,
-    network_from_args,
     parse,
     printer_for,
     query_from_args,

@@ -8,11 +8,11 @@ from dicomtui.core.qr.move import MoveJob
 from dicomtui.core.scp.receiver import Receiver
 from dicomtui.core.scp.settings import ReceiverSettings
 from dicomtui.core.stream.log_format import retrieve_summary
+from dicomtui.headless.options import network_from_args
 from dicomtui.headless.qr_options import (
     add_retrieve_negotiation,
     build_parser,
     extended_options,
-    network_from_args,
     parse,
     printer_for,
     query_from_args,

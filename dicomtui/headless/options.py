@@ -249,3 +249,22 @@ def report_writer(
         return True
 
     return write
+
+
+def network_from_args(args: argparse.Namespace) -> SenderSettings:
+    """The peer, titles, timeouts, PDU size, bind address and TLS every SCU takes."""
+    return SenderSettings(
+        host=args.addr,
+        port=args.port,
+        called_ae_title=args.called_aet,
+        calling_ae_title=args.calling_aet,
+        acse_timeout=args.acse_timeout,
+        dimse_timeout=args.dimse_timeout,
+        network_timeout=args.network_timeout,
+        max_pdu=args.max_pdu,
+        bind_address=args.bind_address,
+        tls=args.tls or bool(args.tls_ca),
+        tls_ca=optional_path(args.tls_ca),
+        tls_certificate=optional_path(args.tls_cert),
+        tls_key=optional_path(args.tls_key),
+    )

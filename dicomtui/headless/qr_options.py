@@ -17,7 +17,6 @@ from dicomtui import __version__
 from dicomtui.core.qr.models import Model
 from dicomtui.core.qr.negotiation import ExtendedOptions
 from dicomtui.core.qr.query import DEFAULT_CHARACTER_SET, QueryError, build_query
-from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import Level, LogMessage, Side
 from dicomtui.headless.options import (
@@ -144,24 +143,6 @@ def query_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         return build_query(args.keyword, optional_path(args.file), args.charset)
     except QueryError as exc:
         parser.error(str(exc))
-
-
-def network_from_args(args: argparse.Namespace) -> SenderSettings:
-    return SenderSettings(
-        host=args.addr,
-        port=args.port,
-        called_ae_title=args.called_aet,
-        calling_ae_title=args.calling_aet,
-        acse_timeout=args.acse_timeout,
-        dimse_timeout=args.dimse_timeout,
-        network_timeout=args.network_timeout,
-        max_pdu=args.max_pdu,
-        bind_address=args.bind_address,
-        tls=args.tls or bool(args.tls_ca),
-        tls_ca=optional_path(args.tls_ca),
-        tls_certificate=optional_path(args.tls_cert),
-        tls_key=optional_path(args.tls_key),
-    )
 
 
 def printer_for(args: argparse.Namespace, prog: str) -> tuple[EventBus, LinePrinter]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import threading
@@ -19,7 +20,7 @@ from dicomtui.headless.options import (
     add_report_option,
     add_tls_options,
     check_common,
-    optional_path,
+    network_from_args,
     report_writer,
     sender_tls_usable,
     threshold,
@@ -93,25 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> SenderSettings:
-    return SenderSettings(
-        host=args.addr,
-        port=args.port,
-        called_ae_title=args.called_aet,
-        calling_ae_title=args.calling_aet,
-        acse_timeout=args.acse_timeout,
-        dimse_timeout=args.dimse_timeout,
-        network_timeout=args.network_timeout,
-        max_pdu=args.max_pdu,
+    return dataclasses.replace(
+        network_from_args(args),
         request_syntax=args.request or RequestSyntax.DEFAULT,
         required_contexts=args.required_contexts,
         transcode=args.transcode,
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
-        bind_address=args.bind_address,
-        tls=args.tls or bool(args.tls_ca),
-        tls_ca=optional_path(args.tls_ca),
-        tls_certificate=optional_path(args.tls_cert),
-        tls_key=optional_path(args.tls_key),
     )
 
 
