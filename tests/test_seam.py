@@ -15,6 +15,7 @@ from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.transport import AssociationSocket
 
 from dicomtui.core.net import seam
 from dicomtui.core.scp import receiver
@@ -45,6 +46,12 @@ COPIED_OR_WRAPPED = {
         "d023a7bdadd24d59",
     ),
     "ACSE.negotiate_release": (ACSE.negotiate_release, "e66977c7292334c5"),
+    # fast_send wraps these two per association (the socket lent to our C-STORE path).
+    "DULServiceProvider._is_transport_event": (
+        DULServiceProvider._is_transport_event,
+        "8725ed03bb8fbdef",
+    ),
+    "AssociationSocket.recv": (AssociationSocket.recv, "6bc20a33b1b7cfe7"),
 }
 
 

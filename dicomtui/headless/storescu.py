@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the first object the peer does not store (default: go on with the rest)",
     )
+    misc.add_argument(
+        "--no-fast-path",
+        dest="fast_path",
+        action="store_false",
+        help=(
+            "send every file through pynetdicom's C-STORE (default: files whose bytes "
+            "go as they are take dicomtui's own, faster path)"
+        ),
+    )
     add_tls_options(parser, scp=False)
     add_report_option(parser, "when the send ends")
     parser.add_argument("--version", action="version", version=f"dicomtui storescu {__version__}")
@@ -101,6 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> SenderSettings:
         transcode=args.transcode,
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
+        fast_path=args.fast_path,
     )
 
 

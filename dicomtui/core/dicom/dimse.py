@@ -162,13 +162,18 @@ def encode_store_response(response: StoreResponse) -> bytes:
 
 
 def p_data_pdus(
-    context_id: int, is_command: bool, data: bytes | bytearray | memoryview, max_pdu: int
+    context_id: int,
+    is_command: bool,
+    data: bytes | bytearray | memoryview,
+    max_pdu: int,
+    last: bool = True,
 ) -> list[bytes | memoryview]:
     """``data`` as P-DATA-TF PDUs of one fragment each, as pynetdicom sends a
     message: buffers to send in order (a PDU's headers, then its fragment).
 
     ``max_pdu`` is the peer's maximum PDU length (0: no limit); each fragment
-    carries at most ``max_pdu - 6`` bytes. An empty ``data`` is no PDU.
+    carries at most ``max_pdu - 6`` bytes. An empty ``data`` is no PDU. With
+    ``last=False`` no fragment is marked the last: more of the message follows.
     """
     view = memoryview(data)
     size = len(view)
@@ -180,9 +185,9 @@ def p_data_pdus(
     pack = PDU_AND_ITEM_HEADER.pack
     for start in range(0, size, step):
         end = min(start + step, size)
-        last = LAST_BIT if end == size else 0
+        final = LAST_BIT if last and end == size else 0
         length = end - start
-        buffers.append(pack(P_DATA_TF, 0, length + 6, length + 2, context_id, control | last))
+        buffers.append(pack(P_DATA_TF, 0, length + 6, length + 2, context_id, control | final))
         buffers.append(view[start:end])
     return buffers
 
@@ -289,6 +294,8 @@ def decode_store_response(command: bytes | bytearray | memoryview) -> StoreRespo
     status = _us(elements.get(STATUS))
     if responded_to is None or status is None:
         return None
+    if DATA_SET_TYPE in elements and _us(elements[DATA_SET_TYPE]) != NO_DATA_SET:
+        return None  # a data set would follow: not a C-STORE-RSP this module reads
     sop_class = sop_instance = None
     if AFFECTED_SOP_CLASS in elements:
         sop_class = _uid(elements[AFFECTED_SOP_CLASS])

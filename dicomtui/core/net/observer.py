@@ -344,6 +344,7 @@ class AssociationObserver:
         if self.want_pdu_dumps():
             self._publish_pdu(event, incoming=True)
 
+    @skips_p_data
     def _on_pdu_sent(self, event: Any) -> None:
         if self.want_pdu_dumps():
             self._publish_pdu(event, incoming=False)

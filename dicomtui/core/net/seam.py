@@ -10,7 +10,8 @@ in one line and runs on pynetdicom's plain path instead of half-patched.
 
 :data:`CHECKED` lists the parts; the modules that use them are in the same
 package's other modules (``setup``, ``spool_file``, ``pacing``, ``pdu_reader``,
-``acceptor_reactor``, ``requestor_reactor``, ``observer``, ``promiscuous``) and tests hold a tripwire on every function
+``acceptor_reactor``, ``requestor_reactor``, ``observer``, ``promiscuous``,
+``fast_send``) and tests hold a tripwire on every function
 copied from pynetdicom.
 """
 
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 import pynetdicom
 from pynetdicom import _config, _handlers, dimse_messages
 from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.transport import AssociationSocket
 
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import Level, LogMessage, Side
@@ -127,6 +130,18 @@ CHECKED: tuple[Part, ...] = (
             "to_provider_queue",
         ),
     ),
+    # fast_send: the requestor's socket lent to our C-STORE path.
+    Part(
+        "DULServiceProvider._is_transport_event()",
+        _method(DULServiceProvider, "_is_transport_event", "self"),
+    ),
+    Part(
+        "DULServiceProvider's event_queue, state_machine, socket",
+        _set_in_init(DULServiceProvider, "event_queue", "state_machine", "socket"),
+    ),
+    Part("AssociationSocket.recv()", _method(AssociationSocket, "recv", "self", "nr_bytes")),
+    Part("AssociationSocket's socket", _set_in_init(AssociationSocket, "socket")),
+    Part("DIMSEServiceProvider's message", _set_in_init(DIMSEServiceProvider, "message")),
 )
 
 

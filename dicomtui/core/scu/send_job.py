@@ -20,6 +20,7 @@ from dicomtui.core.dicom.tables import (
     transfer_syntax_name,
 )
 from dicomtui.core.dicom.transcode import TranscodeError, decompress_file, is_decompressible
+from dicomtui.core.net.fast_send import FastStore, fast_store_handlers
 from dicomtui.core.net.observer import AssociationObserver
 from dicomtui.core.net.requestor_reactor import exchange, release
 from dicomtui.core.net.seam import forward_warnings
@@ -148,9 +149,13 @@ class SendJob:
         s = self.settings
         ae = make_ae(s)
         ae.requested_contexts = batch.contexts()
-        assoc, reason = request_association(ae, s, self._observer.handlers(), self.bus)
+        handlers = self._observer.handlers()
+        if s.fast_path:
+            handlers += fast_store_handlers()
+        assoc, reason = request_association(ae, s, handlers, self.bus)
         if reason:
             return reason
+        fast = FastStore.start(assoc, batch.files) if s.fast_path else None
 
         for sop_class, _syntaxes in batch.keys:
             ensure_storage_class(sop_class)
@@ -163,7 +168,7 @@ class SendJob:
             for message_id, item in enumerate(batch.files, start=1):
                 if self._cancel.is_set():
                     break
-                status, problem, broken = self._send_one(assoc, item, message_id, accepted)
+                status, problem, broken = self._send_one(assoc, item, message_id, accepted, fast)
                 tally.count(item.path, item.size, status)
                 self.bus.publish(
                     FileSent(
@@ -201,7 +206,12 @@ class SendJob:
         return error
 
     def _send_one(
-        self, assoc: Any, item: DicomFile, message_id: int, accepted: dict[tuple[str, str], None]
+        self,
+        assoc: Any,
+        item: DicomFile,
+        message_id: int,
+        accepted: dict[tuple[str, str], None],
+        fast: FastStore | None = None,
     ) -> tuple[int | None, str, bool]:
         """Send one file: the response status (None if there was none), a problem,
         and whether the association is unusable now (no response came)."""
@@ -218,7 +228,11 @@ class SendJob:
             target = decompressed_target(item.sop_class, accepted)
         try:
             if (item.sop_class, item.transfer_syntax) in accepted:
-                # The bytes on disk go as they are: no decode, read in PDU-sized pieces.
+                # The bytes on disk go as they are: on our own path if it can take them,
+                sent = fast.send(item, message_id) if fast is not None else None
+                if sent is not None:
+                    return sent
+                # else pynetdicom's: no decode, read in PDU-sized pieces.
                 with sendable_path(item) as path, exchange(assoc):
                     response = assoc.send_c_store(path, msg_id=message_id)
             elif is_uncompressed(item.transfer_syntax) and any(

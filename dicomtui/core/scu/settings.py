@@ -63,3 +63,6 @@ class SenderSettings:
     tls_ca: Path | None = None
     tls_certificate: Path | None = None
     tls_key: Path | None = None
+    #: Send files whose bytes go as they are through our own C-STORE path
+    #: (core/net/fast_send.py); off: pynetdicom's, to compare.
+    fast_path: bool = True
