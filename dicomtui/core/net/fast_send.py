@@ -82,6 +82,7 @@ WATCHING_PDUS = (
     evt.EVT_FSM_TRANSITION,
 )
 
+OTHER_THAN_THE_RESPONSE = "the peer sent a P-DATA-TF PDU that is not the C-STORE response"
 _PDU_NAMES = {0x05: "A-RELEASE-RQ", 0x06: "A-RELEASE-RP", 0x07: "A-ABORT"}
 
 
@@ -114,7 +115,8 @@ class LentSocket:
 
     def recv(self, nr_bytes: int) -> bytearray:
         if not self.pending:
-            return bytearray(self._pynetdicom_recv(nr_bytes))
+            received: bytearray = self._pynetdicom_recv(nr_bytes)
+            return received
         head = self.pending[:nr_bytes]
         del self.pending[:nr_bytes]
         if len(head) < nr_bytes:
@@ -385,7 +387,7 @@ class FastStore:
                     name = _PDU_NAMES.get(pdu_type, f"a PDU of type 0x{pdu_type:02X}")
                     raise _Declined(f"the peer sent {name} instead of the response")
                 if length > LONGEST_RESPONSE:
-                    raise _Declined("the peer sent something else than the response")
+                    raise _Declined(OTHER_THAN_THE_RESPONSE, abort=True)
                 self._fill(sock, received, offset + 6 + length)
                 body = bytes(received[offset + 6 : offset + 6 + length])
                 items = dimse.pdv_items(body, length)
@@ -393,7 +395,7 @@ class FastStore:
                     raise _Declined("the peer sent a malformed P-DATA-TF PDU", abort=True)
                 for item_context, control, start, end in items:
                     if complete or item_context != context_id or not control & dimse.COMMAND_BIT:
-                        raise _Declined("the peer sent something else than the response")
+                        raise _Declined(OTHER_THAN_THE_RESPONSE, abort=True)
                     command += body[start:end]
                     complete = bool(control & dimse.LAST_BIT)
                 offset += 6 + length
