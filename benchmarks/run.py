@@ -182,7 +182,13 @@ def receiver_command(name: str, port: int, inbox: Path) -> tuple[list[str], dict
 
 
 RECEIVERS = ["dicomtui storescp", "dicomtui TUI", "pynetdicom storescp", "DCMTK storescp"]
-SENDERS = ["dicomtui storescu", "dicomtui TUI", "pynetdicom storescu", "DCMTK dcmsend"]
+SENDERS = [
+    "dicomtui storescu",
+    "dicomtui --no-fast-path",
+    "dicomtui TUI",
+    "pynetdicom storescu",
+    "DCMTK dcmsend",
+]
 
 
 def chosen(variable: str, names: list[str]) -> list[str]:
@@ -220,6 +226,9 @@ def send_command(name: str, port: int, folder: Path) -> tuple[list[str], dict[st
         )
     if name == "dicomtui TUI":
         return [PY, str(HERE / "tui_driver.py"), "send", str(port), str(folder)], dict(os.environ)
+    if name == "dicomtui --no-fast-path":
+        command = [PY, "-m", "dicomtui", "storescu", "127.0.0.1", str(port), str(folder)]
+        return [*command, "--no-fast-path"], dict(os.environ)
     if name == "pynetdicom storescu":
         return [PY, "-m", "pynetdicom", "storescu", "127.0.0.1", str(port), str(folder)], dict(
             os.environ
