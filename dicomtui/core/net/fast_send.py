@@ -23,9 +23,10 @@ response read while the sender holds that gate and ``exchange(assoc)``, so the
 association's reactor stays off as on pynetdicom's path. Anything that is not the
 response (an A-ABORT, an A-RELEASE-RQ, any other PDU, a closed connection) is put
 back where pynetdicom's reader reads next, and pynetdicom ends the association
-as it would have; a response to another message, one that cannot be decoded, or
-no response within the DIMSE timeout aborts it, as DCMTK's storescu does. The
-object in flight is then reported failed, never sent.
+as it would have; a response to another message, one that cannot be decoded, a
+P-DATA-TF that is not the response, or no response within the DIMSE timeout
+aborts it, as DCMTK's storescu does. The object in flight is then reported
+failed, never sent.
 
 Conservative by design: :meth:`FastStore.send` answers ``None`` (the caller uses
 pynetdicom's path) for a file that needs converting, an empty data set, a DUL
