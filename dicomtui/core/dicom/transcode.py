@@ -9,6 +9,7 @@ the Lossy Image Compression flag that says so.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -71,6 +72,7 @@ def source_loss(transfer_syntax: str, lossy_flag: str) -> Loss:
     return Loss.POSSIBLY
 
 
+@functools.cache  # asked for every file sent; building a pydicom UID takes 30 us
 def is_decompressible(transfer_syntax: str) -> bool:
     """A compressed syntax pydicom knows (whether a decoder is installed or not)."""
     uid = UID(transfer_syntax)
