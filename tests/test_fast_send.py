@@ -22,6 +22,7 @@ from helpers import (
     stored_files,
     wait_for_port,
 )
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pynetdicom.association import Association
 
 from dicomtui.core.config.file import load_config
@@ -325,3 +326,49 @@ def test_a_response_that_says_a_data_set_follows_is_not_read_as_a_store_response
     changed = response.replace(data_set_type + b"\x01\x01", data_set_type + b"\x01\x00")
     assert changed != response
     assert dimse.decode_store_response(changed) is None
+
+
+def odd_deflated(path: Path) -> Path:
+    """A deflated object whose data set has an odd length (DICOM pads it with one NUL)."""
+    for rows in range(8, 64):
+        make_object(path, CT_IMAGE, DeflatedExplicitVRLittleEndian, rows=rows, columns=rows)
+        data = path.read_bytes()
+        if data.endswith(b"\x00"):  # pydicom padded it: as some writers do not
+            path.write_bytes(data[:-1])
+            return path
+    raise AssertionError("no odd-length deflated object")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_an_odd_deflated_data_set_is_padded_on_both_paths(
+    tmp_path: Path, processes: Processes, pynetdicom_sends: list[int], fast_path: bool
+) -> None:
+    inbox = tmp_path / "received"
+    inbox.mkdir()
+    port, _proc = start_scp(processes, tmp_path / "scp", "--store", str(inbox))
+    source = odd_deflated(tmp_path / "deflated.dcm")
+    result, _events = send([source], port, fast_path=fast_path)
+    assert result.sent == 1 and len(pynetdicom_sends) == (0 if fast_path else 1)
+    assert (inbox / "1.bin").read_bytes() == dataset_bytes(source) + b"\x00"
+
+
+@pytest.mark.timeout(60)
+def test_a_file_gone_before_its_turn_fails_alone(
+    tmp_path: Path, processes: Processes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, _proc = start_scp(processes, tmp_path / "scp")
+    files = objects(tmp_path / "corpus", 4)
+    scan = SendJob.scan
+
+    def scan_then_delete(job: SendJob) -> Any:
+        found = scan(job)
+        files[2].unlink()
+        return found
+
+    monkeypatch.setattr(SendJob, "scan", scan_then_delete)
+    result, events = send(files, port)
+    got = outcomes(events)
+    assert [status for _n, status, _e in got] == [0, 0, None, 0]
+    assert "No such file" in got[2][2]
+    assert (result.sent, result.failed, result.not_attempted) == (3, 1, 0)
