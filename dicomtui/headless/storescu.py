@@ -11,6 +11,7 @@ import threading
 from dicomtui import __version__
 from dicomtui.core.scu.send_job import SendJob
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
+from dicomtui.core.stream import stage_counters
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import Level, LogMessage, Side
 from dicomtui.core.stream.log_format import send_summary
@@ -152,6 +153,8 @@ def main(argv: list[str]) -> int:
             os._exit(130)
 
     result = job.result
+    if stage_counters.ENABLED:  # DICOMTUI_STAGES=1: where the time per object went
+        print(stage_counters.report(), file=sys.stderr)
     reported = write_report()
     if result is None or not reported:
         return 1
