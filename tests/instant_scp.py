@@ -14,7 +14,8 @@ Options script a misbehaving peer (for the sender's fast path):
 status in hex (``B000``; a failure status carries an Error Comment), ``B000+``
 (a status with an element a strict decoder does not know), ``abort`` (A-ABORT),
 ``release`` (A-RELEASE-RQ instead of the response), ``wrong-id`` (a response to
-another message) or ``silent`` (no answer). ``--max-pdu N`` accepts PDUs of at
+another message), ``silent`` (no answer) or ``stall`` (an answer, then nothing
+more read). ``--max-pdu N`` accepts PDUs of at
 most N bytes (a longer one: the association is aborted and ``too long`` printed).
 ``--store DIR`` writes each data set received to DIR/N.bin.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import socket
 import struct
+import time
 from pathlib import Path
 
 IMPLEMENTATION_UID = b"1.2.826.0.1.3680043.9.3811.99"
@@ -124,6 +126,9 @@ def _answer(
         return ""
     if what == "silent":
         return ""
+    if what == "stall":  # answer, then read nothing more
+        conn.sendall(_response_pdu(context_id, success_rsp(request)))
+        time.sleep(3600)
     if what == "wrong-id":
         (message_id,) = struct.unpack("<H", request[0x0110])
         rsp = success_rsp(request, responded_to=struct.pack("<H", (message_id + 100) % 65536))
@@ -131,9 +136,13 @@ def _answer(
         rsp = success_rsp(request, int(what.rstrip("+"), 16), extra=what.endswith("+"))
     else:
         rsp = success_rsp(request)
-    pdv = struct.pack(">IBB", len(rsp) + 2, context_id, 0x03) + rsp
-    conn.sendall(struct.pack(">BBI", 0x04, 0, len(pdv)) + pdv)
+    conn.sendall(_response_pdu(context_id, rsp))
     return ""
+
+
+def _response_pdu(context_id: int, rsp: bytes) -> bytes:
+    pdv = struct.pack(">IBB", len(rsp) + 2, context_id, 0x03) + rsp
+    return struct.pack(">BBI", 0x04, 0, len(pdv)) + pdv
 
 
 def _read(conn: socket.socket, count: int) -> bytes:

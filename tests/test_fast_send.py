@@ -372,3 +372,19 @@ def test_a_file_gone_before_its_turn_fails_alone(
     assert [status for _n, status, _e in got] == [0, 0, None, 0]
     assert "No such file" in got[2][2]
     assert (result.sent, result.failed, result.not_attempted) == (3, 1, 0)
+
+
+@pytest.mark.timeout(60)
+def test_a_peer_that_stops_reading_mid_object(tmp_path: Path, processes: Processes) -> None:
+    port, _proc = start_scp(processes, tmp_path / "scp", "--answer", "1=stall")
+    files = objects(tmp_path / "corpus", 1)
+    # More than the connection's buffers hold
+    files.append(make_object(tmp_path / "corpus" / "zz-big.dcm", extra_bytes=40 * 1024 * 1024))
+    started = time.monotonic()
+    result, events = send(files, port, dimse_timeout=1)
+    got = outcomes(events)
+    assert [status for _n, status, _e in got] == [0, None]
+    assert got[1][2] == "the peer took nothing of the request for 1 s (DIMSE timeout)"
+    assert (result.sent, result.failed) == (1, 1)
+    assert any(isinstance(e, AssociationAborted) for e in events)
+    assert time.monotonic() - started < 15

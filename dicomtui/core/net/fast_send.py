@@ -150,6 +150,9 @@ class _Outcome:
     broken: bool = False
     #: ... and we end it (pynetdicom was not told why by the peer).
     abort: bool = False
+    #: ... and we close the connection: part of a PDU went out, an A-ABORT
+    #: would be read as the rest of it (and pynetdicom would wait to send it).
+    hang_up: bool = False
     response: dimse.StoreResponse | None = None
 
 
@@ -221,6 +224,8 @@ class FastStore:
                 outcome = self._exchange(
                     item, request, context_id, command, data if whole else None
                 )
+                if outcome.hang_up:
+                    _hang_up(self.lent.holder.socket)
             finally:
                 self.lent.gate.release()
             if outcome.abort:
@@ -282,15 +287,14 @@ class FastStore:
         data: bytes | None,
     ) -> _Outcome:
         sock = self.lent.holder.socket
-        timeout = self.assoc.dimse_timeout
+        timeout = self.assoc.dimse_timeout or None  # None: wait as long as it takes
         was = sock.gettimeout()
         sock.settimeout(timeout)
         try:
             return self._send_and_read(sock, item, request.message_id, context_id, command, data)
         except TimeoutError:
-            return _Outcome(
-                None, f"no response within {timeout:g} s (DIMSE timeout)", broken=True, abort=True
-            )
+            why = f"no response within {timeout or 0:g} s (DIMSE timeout)"
+            return _Outcome(None, why, broken=True, abort=True)
         except OSError as exc:
             why = exc.strerror or str(exc) or type(exc).__name__
             return _Outcome(None, f"the connection failed ({why})", broken=True)
@@ -309,14 +313,18 @@ class FastStore:
         data: bytes | None,
     ) -> _Outcome:
         buffers = dimse.p_data_pdus(context_id, True, command, self.max_pdu)
-        if data is not None:
-            buffers += dimse.p_data_pdus(context_id, False, data, self.max_pdu)
-            _write(sock, buffers)
-        else:
-            try:
+        try:
+            if data is not None:
+                buffers += dimse.p_data_pdus(context_id, False, data, self.max_pdu)
+                _write(sock, buffers)
+            else:
                 self._stream(sock, item, context_id, buffers)
-            except _FileFailed as exc:  # some of the data set is out: the peer has half of it
-                return _Outcome(None, exc.problem, broken=True, abort=True)
+        except _FileFailed as exc:  # with part of the data set out, the peer has half of it
+            return _Outcome(None, exc.problem, broken=exc.written, abort=exc.written)
+        except TimeoutError:
+            waited = f"{sock.gettimeout():g} s"
+            why = f"the peer took nothing of the request for {waited} (DIMSE timeout)"
+            return _Outcome(None, why, broken=True, hang_up=True)
         self._read_ahead(item)
         try:
             response = self._read_response(sock, context_id)
@@ -334,25 +342,21 @@ class FastStore:
         return _Outcome(response.status, response=response)
 
     def _stream(self, sock: Any, item: DicomFile, context_id: int, buffers: list[Any]) -> None:
-        """Send a large data set piece by piece (the command PDUs with the first)."""
+        """Send a large data set piece by piece (the command PDUs with the first).
+        Raises :class:`_FileFailed` if the file cannot be read."""
         fragment = self.max_pdu - 6 if self.max_pdu > 6 else PIECE
         size = max(1, PIECE // fragment) * fragment
         try:
-            fp: BinaryIO = item.path.open("rb")
+            fp = item.path.open("rb")
         except OSError as exc:
-            raise _FileFailed(str(exc)) from exc
+            raise _FileFailed(str(exc) or type(exc).__name__, written=False) from exc
         with fp:
-            try:
-                fp.seek(item.dataset_offset)
-                piece = self._read_piece(fp, size)
-            except OSError as exc:
-                raise _FileFailed(str(exc)) from exc
+            piece = self._read_piece(fp, size, written=False, seek=item.dataset_offset)
+            if not piece:
+                raise _FileFailed(f"{item.path} has no data set any more", written=False)
             length = 0
             while True:
-                try:
-                    after = self._read_piece(fp, size) if piece else b""
-                except OSError as exc:
-                    raise _FileFailed(str(exc)) from exc
+                after = self._read_piece(fp, size, written=length > 0)
                 length += len(piece)
                 last = not after
                 if last and length % 2 and item.transfer_syntax == DEFLATED_LITTLE:
@@ -365,9 +369,14 @@ class FastStore:
                 piece = after
 
     @staticmethod
-    def _read_piece(fp: BinaryIO, size: int) -> bytes:
+    def _read_piece(fp: BinaryIO, size: int, written: bool, seek: int | None = None) -> bytes:
         started = time.perf_counter()
-        piece = fp.read(size)
+        try:
+            if seek is not None:
+                fp.seek(seek)
+            piece = fp.read(size)
+        except OSError as exc:
+            raise _FileFailed(str(exc) or type(exc).__name__, written) from exc
         if stage_counters.ENABLED:
             stage_counters.add("send.read_file", time.perf_counter() - started)
         return piece
@@ -464,9 +473,19 @@ class FastStore:
 
 
 class _FileFailed(Exception):
-    def __init__(self, problem: str) -> None:
+    """The file could not be read."""
+
+    def __init__(self, problem: str, written: bool) -> None:
         super().__init__(problem)
         self.problem = problem
+        #: Part of the request went out: the association cannot go on.
+        self.written = written
+
+
+def _hang_up(sock: Any) -> None:
+    """Close the connection under pynetdicom, which then ends the association."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_data_set(item: DicomFile) -> bytes:
