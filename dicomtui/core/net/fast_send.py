@@ -64,8 +64,11 @@ READ_WHOLE = 4 * 1024 * 1024
 PIECE = 1024 * 1024
 #: Buffers per ``sendmsg`` call (Linux takes at most 1024).
 MAX_BUFFERS = 512
-#: How long pynetdicom's DUL thread waits for the socket while it is lent.
-LENT_WAIT = 0.05
+#: How long pynetdicom's DUL thread stays away from the socket while the fast
+#: path uses it, and for how long after it last did.
+LENT_WAIT = 0.005
+#: How long the fast path waits for pynetdicom's DUL thread to finish a read.
+GATE_WAIT = 0.5
 #: pynetdicom's ``send_c_store()`` priority (LOW): both paths send the same bytes.
 PRIORITY = 2
 RECEIVE_SIZE = 65536
@@ -97,14 +100,24 @@ class LentSocket:
         self.gate = threading.Lock()
         #: Bytes the fast path read that pynetdicom's reader is to read next.
         self.pending = bytearray()
+        #: When the fast path last gave the socket back (``time.monotonic()``).
+        self.last_used = 0.0
         self._pynetdicom_transport_event = self.dul._is_transport_event
         self._pynetdicom_recv = self.holder.recv
         self.dul._is_transport_event = self.transport_event
         self.holder.recv = self.recv
 
     def transport_event(self) -> bool:
-        """pynetdicom's look at the socket, once the fast path is not using it."""
-        if not self.gate.acquire(timeout=LENT_WAIT):
+        """pynetdicom's look at the socket, once the fast path is not using it.
+
+        While the fast path sends one object after another it reads whatever the
+        peer sends, and hands back what is not its response: this thread then
+        stays away, rather than take the gate in the instant between two
+        objects and make the sender wait for it (a quarter of the time per
+        tiny object went to that).
+        """
+        if time.monotonic() - self.last_used < LENT_WAIT or not self.gate.acquire(blocking=False):
+            time.sleep(LENT_WAIT)
             return False
         try:
             if self.pending:
@@ -214,7 +227,7 @@ class FastStore:
         if stage_counters.ENABLED:
             stage_counters.add("send.encode", time.perf_counter() - started)
         with exchange(self.assoc):
-            if not self.lent.gate.acquire(timeout=LENT_WAIT):
+            if not self.lent.gate.acquire(timeout=GATE_WAIT):
                 return None
             try:
                 if not self._idle():
@@ -227,6 +240,7 @@ class FastStore:
                 if outcome.hang_up:
                     _hang_up(self.lent.holder.socket)
             finally:
+                self.lent.last_used = time.monotonic()
                 self.lent.gate.release()
             if outcome.abort:
                 self.assoc.abort()
