@@ -22,6 +22,11 @@ _MAX_DEPTH = 16
 #: A file up to this size is read at once and walked in memory (``_walk_bytes``).
 READ_WHOLE = 1024 * 1024
 _TAG = struct.Struct("<HH")
+_IMPLICIT = struct.Struct("<HHI")
+#: Tag, VR and a short VR's length.
+_EXPLICIT = struct.Struct("<HH2sH")
+#: Two upper case letters: what a VR looks like (one of them or not).
+_VRS = frozenset(bytes((a, b)) for a in range(65, 91) for b in range(65, 91))
 _UL = struct.Struct("<I")
 _US = struct.Struct("<H")
 
@@ -171,30 +176,30 @@ def _walk_bytes(data: bytes, pos: int, size: int, implicit: bool, depth: int, en
     """``_walk`` over ``data`` (the whole file) from ``pos``; returns where it stopped."""
     if depth > _MAX_DEPTH:
         return pos
-    tag_at, ul_at, us_at = _TAG.unpack_from, _UL.unpack_from, _US.unpack_from
+    implicit_at, explicit_at, ul_at = _IMPLICIT.unpack_from, _EXPLICIT.unpack_from, _UL.unpack_from
     while pos < end:
         if size - pos < 8:
             if depth == 0:
                 return pos
             raise _short_header(pos)
-        group, element = tag_at(data, pos)
-        vr = b""
-        if implicit or group == 0xFFFE:
-            (length,) = ul_at(data, pos + 4)
+        if implicit:
+            group, element, length = implicit_at(data, pos)
+            vr = b""
             value = pos + 8
         else:
-            vr = data[pos + 4 : pos + 6]
-            if not (vr.isalpha() and vr.isupper()):
+            group, element, vr, length = explicit_at(data, pos)
+            value = pos + 8
+            if group == 0xFFFE:
+                (length,) = ul_at(data, pos + 4)
+                vr = b""
+            elif vr not in _VRS:
                 raise _Unknown
-            if vr in _LONG_VRS:
+            elif vr in _LONG_VRS:
                 if size - pos < 12:
                     raise _short_header(pos)
                 (length,) = ul_at(data, pos + 8)
                 value = pos + 12
-            else:
-                (length,) = us_at(data, pos + 6)
-                value = pos + 8
-        if (group << 16) | element == _ITEM_END:
+        if group == 0xFFFE and element == _ITEM_END & 0xFFFF:
             return value
         if length == _UNDEFINED:
             pos = _items_bytes(data, value, size, implicit or vr == b"UN", depth + 1)
