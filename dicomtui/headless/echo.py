@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 
 from dicomtui import __version__
-from dicomtui.core.scu.echo import echo
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level
-from dicomtui.core.stream.log_format import format_event
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -18,7 +14,6 @@ from dicomtui.headless.options import (
     sender_tls_usable,
     threshold,
 )
-from dicomtui.headless.printer import LinePrinter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +35,13 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    # The engine, once the arguments are known to be usable (see options.py).
+    from dicomtui.core.scu.echo import echo
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level
+    from dicomtui.core.stream.log_format import format_event
+    from dicomtui.headless.printer import LinePrinter
+
     bus = EventBus()
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)
