@@ -438,7 +438,7 @@ def test_quitting_mid_send_asks_and_the_question_follows_the_send(tmp_path: Path
             assert "A send is running (0 of 1 objects done)" in screen_text(app)
             answer_now.set()
             await wait_for(
-                pilot, lambda: "The send has ended (1 of 1" in screen_text(app), what="new text"
+                pilot, lambda: "The send has ended (1 sent)" in screen_text(app), what="new text"
             )
             assert "Stay (n)" in screen_text(app)
             await pilot.press("n")
