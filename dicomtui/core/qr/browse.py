@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
+from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.get import GetJob
 from dicomtui.core.qr.models import Model, Operation
 from dicomtui.core.qr.move import MoveJob
@@ -31,11 +32,13 @@ from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import (
     Event,
+    LogMessage,
     ObjectReceived,
     RetrieveFinished,
     RetrieveProgress,
     Side,
 )
+from dicomtui.core.stream.events import Level as LogLevel
 
 _DATE = re.compile(r"^(\d{4})[-./]?(\d{2})[-./]?(\d{2})$")
 
@@ -451,8 +454,11 @@ class BatchRetrieve:
         started = time.monotonic()
         results: list[tuple[RetrieveItem, RetrieveFinished]] = []
         unsubscribe = self.bus.subscribe(self._on_event)
+        items = list(self.items)
         try:
-            for index, item in enumerate(self.items):
+            index = 0
+            while index < len(items):
+                item = items[index]
                 if self._cancel.is_set():
                     break
                 self._update(items_done=index, current=item.label)
@@ -464,6 +470,11 @@ class BatchRetrieve:
                 result = job.run()
                 with self._lock:
                     self._job = None
+                studies = self._studies_instead(item, job)
+                if studies:
+                    items[index : index + 1] = studies
+                    self._update(items=len(items))
+                    continue
                 results.append((item, result))
                 c, f, w, _ = self._done
                 self._done = (c + result.completed, f + result.failed, w + result.warning, 0)
@@ -477,6 +488,7 @@ class BatchRetrieve:
                 )
                 if result.cancelled:
                     break
+                index += 1
         finally:
             unsubscribe()
             cancelled = self._cancel.is_set() or any(r.cancelled for _, r in results)
@@ -484,6 +496,42 @@ class BatchRetrieve:
                 finished=True, cancelled=cancelled, seconds=time.monotonic() - started, current=""
             )
         return BatchResult(self.tally, tuple(results))
+
+    def _studies_instead(self, item: RetrieveItem, job: MoveJob | GetJob) -> list[RetrieveItem]:
+        """A patient's studies, to retrieve one by one, when the PACS refused the
+        Patient Root model (it has Study Root only, as many do); else nothing."""
+        if item.level is not Level.PATIENT or job.outcome is None:
+            return []
+        if not job.outcome.model_refused or self._cancel.is_set():
+            return []
+        query = identifier("STUDY", {"PatientID": item.patient_id, "StudyInstanceUID": ""})
+        finder = FindJob(
+            self.network, query, self.bus, model=Model.STUDY, want_pdu_dumps=self.want_pdu_dumps
+        )
+        with self._lock:
+            self._job = None
+        found = finder.run()
+        uids = list(dict.fromkeys(m.get("StudyInstanceUID", "") for m in finder.matches))
+        uids = [uid for uid in uids if uid]
+        if found.status != 0 or not uids:
+            return []
+        self.bus.publish(
+            LogMessage(
+                side=Side.SENDER,
+                level=LogLevel.INFO,
+                text=f"The PACS retrieves by study only: {item.label} is retrieved as its"
+                f" {len(uids)} {'study' if len(uids) == 1 else 'studies'}",
+            )
+        )
+        return [
+            RetrieveItem(
+                Level.STUDY,
+                patient_id=item.patient_id,
+                study_uid=uid,
+                label=f"{item.label}, study {number} of {len(uids)}",
+            )
+            for number, uid in enumerate(uids, 1)
+        ]
 
     def _make_job(self, item: RetrieveItem) -> MoveJob | GetJob:
         model, ds = item.request()

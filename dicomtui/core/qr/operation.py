@@ -55,6 +55,8 @@ class Outcome:
     seconds: float = 0.0
     #: The transfer syntax of the model's accepted context (C-FIND's ``-w`` files).
     transfer_syntax: str = ""
+    #: The peer accepted the association but not the information model asked for.
+    model_refused: bool = False
 
     @property
     def failed_instances(self) -> tuple[str, ...]:
@@ -221,6 +223,7 @@ class QueryRetrieveRequest:
                 None,
             )
             if context is None:
+                outcome.model_refused = True
                 outcome.error = f"the peer does not accept {sop_class_name(self.model_uid)}"
                 self._log(
                     Level.ERROR, f"Cannot send the {self.operation.value} request: {outcome.error}"
