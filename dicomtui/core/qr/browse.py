@@ -63,6 +63,7 @@ SERIES_KEYS = (
     "SeriesDescription",
     "NumberOfSeriesRelatedInstances",
 )
+INSTANCE_KEYS = ("SOPInstanceUID", "SOPClassUID", "InstanceNumber")
 
 
 def dicom_date(text: str, what: str = "date") -> str:
@@ -150,6 +151,12 @@ def series_query(study_uid: str) -> Dataset:
     return identifier("SERIES", values)
 
 
+def instance_query(study_uid: str, series_uid: str) -> Dataset:
+    """The instances of one series (study root, image level)."""
+    values = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
+    return identifier("IMAGE", values | dict.fromkeys(INSTANCE_KEYS, ""))
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     try:
         value = ds.get(keyword)
@@ -220,6 +227,25 @@ class SeriesRow:
         )
 
 
+@dataclass(frozen=True)
+class InstanceRow:
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    number: str
+
+    @classmethod
+    def of(cls, ds: Dataset, study_uid: str, series_uid: str) -> InstanceRow:
+        return cls(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            sop_instance_uid=_text(ds, "SOPInstanceUID"),
+            sop_class_uid=_text(ds, "SOPClassUID"),
+            number=_text(ds, "InstanceNumber"),
+        )
+
+
 @dataclass
 class PatientRow:
     name: str
@@ -247,14 +273,19 @@ def by_patient(studies: Iterable[StudyRow]) -> list[PatientRow]:
     return sorted(patients.values(), key=lambda p: (p.name.upper(), p.patient_id))
 
 
-def sort_series(series: Iterable[SeriesRow]) -> list[SeriesRow]:
-    def number(row: SeriesRow) -> tuple[int, str]:
-        try:
-            return (int(row.number), row.series_uid)
-        except ValueError:
-            return (1 << 30, row.series_uid)
+def _by_number(number: str, uid: str) -> tuple[int, str]:
+    try:
+        return (int(number), uid)
+    except ValueError:
+        return (1 << 30, uid)
 
-    return sorted(series, key=number)
+
+def sort_series(series: Iterable[SeriesRow]) -> list[SeriesRow]:
+    return sorted(series, key=lambda row: _by_number(row.number, row.series_uid))
+
+
+def sort_instances(instances: Iterable[InstanceRow]) -> list[InstanceRow]:
+    return sorted(instances, key=lambda row: _by_number(row.number, row.sop_instance_uid))
 
 
 # --- retrieving -------------------------------------------------------------------------
@@ -264,26 +295,30 @@ class Level(StrEnum):
     PATIENT = "PATIENT"
     STUDY = "STUDY"
     SERIES = "SERIES"
+    IMAGE = "IMAGE"
 
 
 @dataclass(frozen=True)
 class RetrieveItem:
-    """One patient, study or series to retrieve."""
+    """One patient, study, series or instance to retrieve."""
 
     level: Level
     patient_id: str = ""
     study_uid: str = ""
     series_uid: str = ""
     label: str = ""
+    sop_instance_uid: str = ""
 
     def request(self) -> tuple[Model, Dataset]:
         """The information model and identifier: patient root for a patient, study
-        root for a study or a series."""
+        root for a study, a series or an instance."""
         if self.level is Level.PATIENT:
             return Model.PATIENT, identifier("PATIENT", {"PatientID": self.patient_id})
         values = {"StudyInstanceUID": self.study_uid}
-        if self.level is Level.SERIES:
+        if self.level in (Level.SERIES, Level.IMAGE):
             values["SeriesInstanceUID"] = self.series_uid
+        if self.level is Level.IMAGE:
+            values["SOPInstanceUID"] = self.sop_instance_uid
         return Model.STUDY, identifier(self.level.value, values)
 
     def holds(self, event: ObjectReceived) -> bool:
@@ -292,7 +327,9 @@ class RetrieveItem:
             return event.patient_id == self.patient_id
         if self.level is Level.STUDY:
             return event.study_uid == self.study_uid
-        return event.series_uid == self.series_uid
+        if self.level is Level.SERIES:
+            return event.series_uid == self.series_uid
+        return event.sop_instance == self.sop_instance_uid
 
     def covers(self, other: RetrieveItem) -> bool:
         """Whether retrieving this one brings ``other`` too."""
@@ -301,7 +338,9 @@ class RetrieveItem:
         if self.level is Level.PATIENT:
             return other.level is not Level.PATIENT and other.patient_id == self.patient_id
         if self.level is Level.STUDY:
-            return other.level is Level.SERIES and other.study_uid == self.study_uid
+            return other.level in (Level.SERIES, Level.IMAGE) and other.study_uid == self.study_uid
+        if self.level is Level.SERIES:
+            return other.level is Level.IMAGE and other.series_uid == self.series_uid
         return False
 
 
