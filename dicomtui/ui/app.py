@@ -640,12 +640,14 @@ class DicomTuiApp(App[None]):
         self.notify(f"Saved {count} lines to {path}")
 
     def action_inspect(self) -> None:
-        """Inspect the received object under the cursor when that table has the focus,
-        else the file under the browser's cursor."""
+        """Inspect the received object under the cursor when the focus is in the
+        receiver's pane, else the file under the browser's cursor."""
         if isinstance(self.screen, InspectScreen):
             return
         focused = self.focused
-        if focused is not None and focused.id == "received":
+        if focused is not None and (
+            focused is self.receiver_pane or self.receiver_pane in focused.ancestors
+        ):
             path = self.receiver_pane.received_path()
             if path is None:
                 self.notify("That object was not stored: there is no file to inspect")
