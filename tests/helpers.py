@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -65,14 +65,19 @@ def _native_tool(name: str) -> str | None:
     return None
 
 
-def require_tool(name: str) -> str:
-    """DCMTK's ``name``, by absolute path; skips when missing, unless CI says the
-    peers must be there."""
+def missing_peer(name: str, install: str) -> NoReturn:
+    """Skip the test for want of a peer, or fail it when CI says the peers must be there."""
+    if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
+        pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
+    pytest.skip(f"{name} is not installed ({install})")
+
+
+def require_tool(name: str, package: str = "dcmtk") -> str:
+    """A peer's compiled program ``name`` (DCMTK's unless ``package`` says), by
+    absolute path; skips when missing, unless CI says the peers must be there."""
     path = _native_tool(name)
     if path is None:
-        if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
-            pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
-        pytest.skip(f"{name} is not installed (apt-get install dcmtk)")
+        missing_peer(name, f"apt-get install {package}")
     return path
 
 

@@ -1,0 +1,241 @@
+"""dcmjs-dimse (from npm, pinned in tests/peers/dcmjs) against ours, both ways.
+
+The peer's scripts are tests/peers/dcmjs/store_scp.js and store_scu.js; CI installs
+their node_modules with `npm ci`. What dcmjs-dimse 0.3.3 does differently:
+- As an SCU it decodes each file and encodes it again: it drops private elements
+  and writes Specific Character Set as ISO_IR 192. Its store_scu.js records the
+  bytes it put on the wire, and what we store is compared with those.
+- It proposes, per SOP class, one context with implicit and explicit VR little
+  endian, and one more per other syntax of its files (big endian, compressed).
+  An object whose syntax was not accepted goes in any accepted context of its SOP
+  class, transcoded (so an explicit VR object may go as RLE).
+- It sends P-DATA-TF PDUs of exactly the receiver's max PDU, the command in a PDU
+  of its own.
+- As an SCP it takes whatever max PDU it is told to offer and checks nothing of
+  what arrives; store_scp.js writes each data set as received and names any PDU
+  longer than the max PDU it offered.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from factory import interop_corpus, make_object
+from helpers import (
+    DICOMTUI,
+    Processes,
+    dataset_bytes,
+    free_port,
+    missing_peer,
+    run,
+    stored_files,
+    wait_for_port,
+)
+from pydicom import dcmread
+from pydicom.filereader import read_dataset
+
+from dicomtui.core.dicom.files import DicomFile, inspect_file
+
+pytestmark = pytest.mark.timeout(60)
+
+PEER = Path(__file__).parent / "peers" / "dcmjs"
+SUCCESS = "Received Store Response (Status: 0x0000 - Success)"
+
+
+def node() -> str:
+    """Node.js, once dcmjs-dimse is installed beside the peer's scripts."""
+    executable = shutil.which("node")
+    if executable is None:
+        missing_peer("node", "apt-get install nodejs npm")
+    if not (PEER / "node_modules" / "dcmjs-dimse").is_dir():
+        missing_peer("dcmjs-dimse", f"npm ci --prefix {PEER}")
+    return executable
+
+
+@pytest.fixture(autouse=True)
+def dcmjs_installed() -> None:
+    node()
+
+
+def found(path: Path) -> DicomFile:
+    item = inspect_file(path)
+    assert isinstance(item, DicomFile), item
+    return item
+
+
+def has_private_elements(path: Path) -> bool:
+    return any(elem.tag.is_private for elem in dcmread(path))
+
+
+def start_our_scp(
+    processes: Processes, inbox: Path, *options: str
+) -> tuple[int, subprocess.Popen[bytes]]:
+    port = free_port()
+    scp = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(inbox), "-v", *options])
+    wait_for_port(port, proc=scp)
+    return port, scp
+
+
+def stop_our_scp(scp: subprocess.Popen[bytes]) -> str:
+    """Stop our storescp; it must end by itself with status 0, its log clean."""
+    log = Processes.stop(scp)
+    assert scp.returncode == 0, log
+    assert "Traceback" not in log, log
+    assert not [line for line in log.splitlines() if line.startswith(("E:", "W:"))], log
+    return log
+
+
+def start_dcmjs_scp(
+    processes: Processes, inbox: Path, *options: str
+) -> tuple[int, subprocess.Popen[bytes]]:
+    port = free_port()
+    scp = processes.start(
+        [node(), str(PEER / "store_scp.js"), str(port), str(inbox), "--ae", "DCMJS", *options]
+    )
+    wait_for_port(port, proc=scp)
+    return port, scp
+
+
+def stop_dcmjs_scp(scp: subprocess.Popen[bytes]) -> str:
+    log = Processes.stop(scp)
+    assert "NETWORK-ERROR" not in log and "PDU-TOO-LONG" not in log, log
+    return log
+
+
+def dcmjs_storescu(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        [node(), str(PEER / "store_scu.js"), "127.0.0.1", str(port), "DICOMTUI", *args],
+        timeout=30,
+    )
+
+
+def test_dcmjs_storescu_into_our_storescp(tmp_path: Path, processes: Processes) -> None:
+    sources = interop_corpus(tmp_path / "send")
+    inbox, report, on_wire = tmp_path / "inbox", tmp_path / "report.json", tmp_path / "sent"
+    port, scp = start_our_scp(processes, inbox, "--report", str(report))
+
+    sent = dcmjs_storescu(port, "--sent-dir", str(on_wire), *map(str, sources))
+    log = stop_our_scp(scp)
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    uids = [found(source).sop_instance for source in sources]
+    assert sorted(sent.stdout.count(f"RESPONSE {uid} 0x0000") for uid in uids) == [1] * len(uids)
+    assert log.count("Association Released") == 1, log
+    objects = json.loads(report.read_text())["objects"]
+    assert [o["status"] for o in objects] == ["0x0000"] * len(sources), objects
+
+    stored = {found(p).sop_instance: p for p in stored_files(inbox)}
+    assert sorted(stored) == sorted(uids)
+    as_in_source = 0
+    for source in sources:
+        original = found(source)
+        received = stored[original.sop_instance]
+        # Byte for byte what dcmjs-dimse sent, whatever it made of the file.
+        wire = (on_wire / f"{original.sop_instance}.dset").read_bytes()
+        assert dataset_bytes(received) == wire, source.name
+        assert found(received).sop_class == original.sop_class
+        # Where it sent the file's own syntax and had nothing to drop, the file's bytes.
+        as_it_is = found(received).transfer_syntax == original.transfer_syntax
+        if as_it_is and not has_private_elements(source):
+            assert wire == dataset_bytes(source), source.name
+            as_in_source += 1
+    assert as_in_source >= 4  # implicit VR, big endian, RLE and JPEG 2000 at least
+
+
+def test_dcmjs_echo_into_our_storescp(tmp_path: Path, processes: Processes) -> None:
+    port, scp = start_our_scp(processes, tmp_path / "inbox")
+    echoed = dcmjs_storescu(port, "--echo")
+    log = stop_our_scp(scp)
+
+    assert echoed.returncode == 0, echoed.stdout + echoed.stderr
+    assert "ECHO 0x0000" in echoed.stdout
+    assert "Received Echo Request (MsgID 1)" in log
+
+
+@pytest.mark.parametrize("max_pdu", [16384, 4096])
+def test_our_storescu_into_dcmjs_storescp(
+    tmp_path: Path, processes: Processes, max_pdu: int
+) -> None:
+    sources = interop_corpus(tmp_path / "send")
+    inbox = tmp_path / "dcmjs-inbox"
+    port, scp = start_dcmjs_scp(processes, inbox, "--max-pdu", str(max_pdu))
+
+    result = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), "-aec", "DCMJS", "-v"]
+        + [str(source) for source in sources]
+    )
+    peer_log = stop_dcmjs_scp(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(SUCCESS) == len(sources), result.stderr
+    assert f"{len(sources)} sent, 0 with warnings, 0 failed, 0 skipped" in result.stderr
+    assert f"max-pdu {max_pdu}" in peer_log
+    largest = int(peer_log.split("LARGEST-PDATA ")[1].split()[0])
+    assert 0 < largest <= max_pdu, peer_log
+    assert peer_log.count("RELEASED") == 1, peer_log
+    for source in sources:
+        original = found(source)
+        uid = original.sop_instance
+        assert f"STORED {uid} {original.transfer_syntax} 0x0000" in peer_log, peer_log
+        meta = json.loads((inbox / f"{uid}.json").read_text())
+        assert meta["sop_class"] == original.sop_class
+        assert meta["calling_ae"] == "STORESCU"
+        # Every object went in its own syntax, as it is in the file.
+        assert meta["transfer_syntax"] == original.transfer_syntax
+        assert (inbox / f"{uid}.dset").read_bytes() == dataset_bytes(source), source.name
+
+
+def test_our_storescu_reports_dcmjs_refusals(tmp_path: Path, processes: Processes) -> None:
+    """A peer that answers 0xA700 (out of resources): every object named as failed."""
+    sources = [make_object(tmp_path / f"sc{i}.dcm") for i in range(2)]
+    port, scp = start_dcmjs_scp(processes, tmp_path / "dcmjs-inbox", "--status", "0xA700")
+
+    result = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), "-aec", "DCMJS", "-v"]
+        + [str(source) for source in sources]
+    )
+    peer_log = stop_dcmjs_scp(scp)
+
+    assert result.returncode != 0, result.stderr
+    for source in sources:
+        assert f"E: Store failed: {source} (Status: 0xA700 - Failure)" in result.stderr
+    assert "0 sent, 0 with warnings, 2 failed" in result.stderr
+    assert peer_log.count(" 0xA700") == 2
+
+
+def test_our_storescu_converts_for_a_dcmjs_that_takes_implicit_only(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """The peer declines the file's explicit VR: it gets implicit VR, the same data set."""
+    source = make_object(tmp_path / "explicit.dcm", bits=16)
+    inbox = tmp_path / "dcmjs-inbox"
+    port, scp = start_dcmjs_scp(processes, inbox, "--accept", "1.2.840.10008.1.2")
+
+    result = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), "-aec", "DCMJS", "-v", str(source)]
+    )
+    peer_log = stop_dcmjs_scp(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(SUCCESS) == 1
+    uid = found(source).sop_instance
+    assert f"STORED {uid} 1.2.840.10008.1.2 0x0000" in peer_log, peer_log
+    received = read_dataset(BytesIO((inbox / f"{uid}.dset").read_bytes()), True, True)
+    original = dcmread(source)
+    del original.file_meta
+    assert received == original
+
+
+def test_our_echo_into_dcmjs_storescp(tmp_path: Path, processes: Processes) -> None:
+    port, scp = start_dcmjs_scp(processes, tmp_path / "dcmjs-inbox")
+    result = run([*DICOMTUI, "echo", "127.0.0.1", str(port), "-aec", "DCMJS"])
+    peer_log = stop_dcmjs_scp(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert "0x0000 - Success" in result.stdout + result.stderr
+    assert "ECHOED" in peer_log and "RELEASED" in peer_log
