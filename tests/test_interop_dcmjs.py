@@ -103,7 +103,8 @@ def start_dcmjs_scp(
 
 def stop_dcmjs_scp(scp: subprocess.Popen[bytes]) -> str:
     log = Processes.stop(scp)
-    assert "NETWORK-ERROR" not in log and "PDU-TOO-LONG" not in log, log
+    for trouble in ("NETWORK-ERROR", "PDU-TOO-LONG", "ODD-FRAGMENT", "WRONG-CALLED-AE"):
+        assert trouble not in log, log
     return log
 
 
@@ -157,7 +158,15 @@ def test_dcmjs_echo_into_our_storescp(tmp_path: Path, processes: Processes) -> N
     assert "Received Echo Request (MsgID 1)" in log
 
 
-@pytest.mark.parametrize("max_pdu", [16384, 4096])
+# 0: no limit. An odd max PDU (which DCMTK never offers: it rounds down to even)
+# gets fragments of odd length from pynetdicom and from our p_data_pdus alike,
+# each cut at max PDU - 6 bytes; PS3.8 E.1 wants every fragment even.
+ODD_FRAGMENTS = pytest.mark.xfail(
+    strict=True, reason="fragments are cut at max PDU - 6 bytes, odd for an odd max PDU"
+)
+
+
+@pytest.mark.parametrize("max_pdu", [16384, 4096, 0, pytest.param(4097, marks=ODD_FRAGMENTS)])
 def test_our_storescu_into_dcmjs_storescp(
     tmp_path: Path, processes: Processes, max_pdu: int
 ) -> None:
@@ -176,7 +185,7 @@ def test_our_storescu_into_dcmjs_storescp(
     assert f"{len(sources)} sent, 0 with warnings, 0 failed, 0 skipped" in result.stderr
     assert f"max-pdu {max_pdu}" in peer_log
     largest = int(peer_log.split("LARGEST-PDATA ")[1].split()[0])
-    assert 0 < largest <= max_pdu, peer_log
+    assert largest > 0 and (max_pdu == 0 or largest <= max_pdu), peer_log
     assert peer_log.count("RELEASED") == 1, peer_log
     for source in sources:
         original = found(source)

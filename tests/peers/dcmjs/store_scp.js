@@ -9,8 +9,9 @@
 // the wire (never decoded and re-encoded), with <SOP Instance UID>.json beside it
 // naming the command's UIDs and the accepted transfer syntax; then the C-STORE-RSP
 // is sent with --status (default 0x0000). One line per event goes to stdout; at
-// release, "LARGEST-PDATA N" gives the longest P-DATA-TF PDU received, and any PDU
-// longer than --max-pdu is named as it arrives ("PDU-TOO-LONG N").
+// release, "LARGEST-PDATA N" gives the longest P-DATA-TF PDU received; a PDU longer
+// than --max-pdu (unless 0, no limit) and a fragment of odd length are named as they
+// arrive ("PDU-TOO-LONG N", "ODD-FRAGMENT N").
 'use strict';
 
 const fs = require('fs');
@@ -57,7 +58,12 @@ class RawStoreScp extends Scp {
     if (pdu[0] === 0x04) {
       const length = pdu.readUInt32BE(2);
       this.largestPData = Math.max(this.largestPData || 0, length);
-      if (length > opts.maxPdu) console.log(`PDU-TOO-LONG ${length}`);
+      if (opts.maxPdu !== 0 && length > opts.maxPdu) console.log(`PDU-TOO-LONG ${length}`);
+      // PS3.8 E.1: each fragment of a message shall be of an even number of bytes.
+      for (let at = 6; at + 6 <= pdu.length; at += 4 + pdu.readUInt32BE(at)) {
+        const fragment = pdu.readUInt32BE(at) - 2;
+        if (fragment % 2) console.log(`ODD-FRAGMENT ${fragment}`);
+      }
     }
     return super._processPdu(pdu);
   }
