@@ -248,3 +248,45 @@ def test_our_echo_into_dcmjs_storescp(tmp_path: Path, processes: Processes) -> N
     assert result.returncode == 0, result.stderr
     assert "0x0000 - Success" in result.stdout + result.stderr
     assert "ECHOED" in peer_log and "RELEASED" in peer_log
+
+
+def test_our_storescu_when_dcmjs_aborts_mid_send(tmp_path: Path, processes: Processes) -> None:
+    """The peer aborts instead of answering the third object: the two before it are
+    confirmed and stored as they are, the third is named as failed, the rest as not
+    attempted, and the exit status says so."""
+    sources = interop_corpus(tmp_path / "send")
+    inbox, report = tmp_path / "dcmjs-inbox", tmp_path / "sent.json"
+    port, scp = start_dcmjs_scp(processes, inbox, "--abort-at", "3")
+
+    result = run(
+        [*DICOMTUI, "storescu", "127.0.0.1", str(port), "-aec", "DCMJS", "-v"]
+        + ["--report", str(report)]
+        + [str(source) for source in sources]
+    )
+    peer_log = stop_dcmjs_scp(scp)
+
+    assert result.returncode == 1, result.stderr
+    order = [
+        Path(line.split(": ", 2)[2])
+        for line in result.stderr.splitlines()
+        if line.startswith("I: Sending file: ")
+    ]
+    assert len(order) == 3, result.stderr
+    confirmed, aborted = order[:2], order[2]
+    assert f"ABORTING AT {found(aborted).sop_instance}" in peer_log
+    assert result.stderr.count(SUCCESS) == 2, result.stderr
+    assert f"E: Store failed: {aborted}" in result.stderr
+    assert "Association Aborted" in result.stderr
+    not_attempted = len(sources) - 3
+    assert f"2 sent, 0 with warnings, 1 failed, 0 skipped, {not_attempted} not attempted" in (
+        result.stderr
+    )
+    objects = json.loads(report.read_text())["objects"]
+    assert [(o["sop_instance"], o["result"]) for o in objects] == [
+        (found(confirmed[0]).sop_instance, "Success"),
+        (found(confirmed[1]).sop_instance, "Success"),
+        (found(aborted).sop_instance, "Failure"),
+    ]
+    for source in confirmed:
+        uid = found(source).sop_instance
+        assert (inbox / f"{uid}.dset").read_bytes() == dataset_bytes(source)

@@ -1,14 +1,15 @@
 // dcmjs-dimse as a Storage SCP for dicomtui's interoperability tests.
 //
 //   node store_scp.js PORT OUTPUT_DIR [--ae AE] [--max-pdu N] [--status 0xNNNN]
-//                     [--accept TS[,TS...]]
+//                     [--accept TS[,TS...]] [--abort-at N]
 //
 // Listens on 127.0.0.1:PORT. Every storage context is accepted in the first of its
 // proposed transfer syntaxes (or the first one named by --accept). Each C-STORE's
 // data set is written to OUTPUT_DIR/<SOP Instance UID>.dset exactly as it came off
 // the wire (never decoded and re-encoded), with <SOP Instance UID>.json beside it
 // naming the command's UIDs and the accepted transfer syntax; then the C-STORE-RSP
-// is sent with --status (default 0x0000). One line per event goes to stdout; at
+// is sent with --status (default 0x0000); with --abort-at N, the Nth C-STORE of an
+// association (its data set written) gets an A-ABORT instead of a response. One line per event goes to stdout; at
 // release, "LARGEST-PDATA N" gives the longest P-DATA-TF PDU received; a PDU longer
 // than --max-pdu (unless 0, no limit) and a fragment of odd length are named as they
 // arrive ("PDU-TOO-LONG N", "ODD-FRAGMENT N").
@@ -23,7 +24,7 @@ const { CEchoResponse, CStoreResponse } = dimse.responses;
 const { PresentationContextResult, SopClass, Status } = dimse.constants;
 
 function parseArgs(argv) {
-  const opts = { ae: 'DCMJS', maxPdu: 16384, status: Status.Success, accept: [] };
+  const opts = { ae: 'DCMJS', maxPdu: 16384, status: Status.Success, accept: [], abortAt: 0 };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -31,11 +32,12 @@ function parseArgs(argv) {
     else if (arg === '--max-pdu') opts.maxPdu = Number(argv[++i]);
     else if (arg === '--status') opts.status = Number(argv[++i]);
     else if (arg === '--accept') opts.accept = argv[++i].split(',');
+    else if (arg === '--abort-at') opts.abortAt = Number(argv[++i]);
     else positional.push(arg);
   }
   if (positional.length !== 2 || !Number.isInteger(opts.maxPdu) || Number.isNaN(opts.status)) {
     process.stderr.write('usage: node store_scp.js PORT OUTPUT_DIR [--ae AE] [--max-pdu N] ' +
-      '[--status 0xNNNN] [--accept TS[,TS...]]\n');
+      '[--status 0xNNNN] [--accept TS[,TS...]] [--abort-at N]\n');
     process.exit(2);
   }
   opts.port = Number(positional[0]);
@@ -121,6 +123,12 @@ class RawStoreScp extends Scp {
       calling_ae: this.association.getCallingAeTitle(),
     };
     fs.writeFileSync(path.join(opts.outputDir, `${uid}.json`), JSON.stringify(meta));
+    this.stores = (this.stores || 0) + 1;
+    if (this.stores === opts.abortAt) {
+      console.log(`ABORTING AT ${uid}`);
+      this.sendAbort();
+      return;
+    }
     const response = CStoreResponse.fromRequest(request);
     response.setStatus(opts.status);
     console.log(`STORED ${uid} ${meta.transfer_syntax} ${hex(opts.status)}`);
