@@ -148,6 +148,35 @@ def test_dcmjs_storescu_into_our_storescp(tmp_path: Path, processes: Processes) 
     assert as_in_source >= 4  # implicit VR, big endian, RLE and JPEG 2000 at least
 
 
+def test_three_dcmjs_storescus_at_once_into_our_storescp(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """Three associations at the same time, each object stored as its sender sent it."""
+    inbox, report = tmp_path / "inbox", tmp_path / "report.json"
+    port, scp = start_our_scp(processes, inbox, "--report", str(report))
+    senders = []
+    for index in range(3):
+        sources = interop_corpus(tmp_path / f"send{index}")
+        command = [node(), str(PEER / "store_scu.js"), "127.0.0.1", str(port), "DICOMTUI"]
+        command += ["--calling", f"DCMJS{index}", "--sent-dir", str(tmp_path / f"wire{index}")]
+        senders.append((processes.start(command + [str(s) for s in sources]), sources, index))
+
+    for proc, _, _ in senders:
+        assert proc.wait(30) == 0, Processes.stop(proc)
+    log = stop_our_scp(scp)
+
+    assert log.count("Association Released") == 3, log
+    objects = json.loads(report.read_text())["objects"]
+    assert len(objects) == sum(len(sources) for _, sources, _ in senders)
+    assert {o["status"] for o in objects} == {"0x0000"}
+    stored = {found(p).sop_instance: p for p in stored_files(inbox)}
+    for _, sources, index in senders:
+        for source in sources:
+            uid = found(source).sop_instance
+            wire = (tmp_path / f"wire{index}" / f"{uid}.dset").read_bytes()
+            assert dataset_bytes(stored[uid]) == wire, source
+
+
 def test_dcmjs_echo_into_our_storescp(tmp_path: Path, processes: Processes) -> None:
     port, scp = start_our_scp(processes, tmp_path / "inbox")
     echoed = dcmjs_storescu(port, "--echo")
