@@ -33,13 +33,12 @@ from helpers import (
     free_port,
     missing_peer,
     run,
+    sendable,
     stored_files,
     wait_for_port,
 )
 from pydicom import dcmread
 from pydicom.filereader import read_dataset
-
-from dicomtui.core.dicom.files import DicomFile, inspect_file
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,12 +59,6 @@ def node() -> str:
 @pytest.fixture(autouse=True)
 def dcmjs_installed() -> None:
     node()
-
-
-def found(path: Path) -> DicomFile:
-    item = inspect_file(path)
-    assert isinstance(item, DicomFile), item
-    return item
 
 
 def has_private_elements(path: Path) -> bool:
@@ -124,24 +117,24 @@ def test_dcmjs_storescu_into_our_storescp(tmp_path: Path, processes: Processes) 
     log = stop_our_scp(scp)
 
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    uids = [found(source).sop_instance for source in sources]
+    uids = [sendable(source).sop_instance for source in sources]
     assert sorted(sent.stdout.count(f"RESPONSE {uid} 0x0000") for uid in uids) == [1] * len(uids)
     assert log.count("Association Released") == 1, log
     objects = json.loads(report.read_text())["objects"]
     assert [o["status"] for o in objects] == ["0x0000"] * len(sources), objects
 
-    stored = {found(p).sop_instance: p for p in stored_files(inbox)}
+    stored = {sendable(p).sop_instance: p for p in stored_files(inbox)}
     assert sorted(stored) == sorted(uids)
     as_in_source = 0
     for source in sources:
-        original = found(source)
+        original = sendable(source)
         received = stored[original.sop_instance]
         # Byte for byte what dcmjs-dimse sent, whatever it made of the file.
         wire = (on_wire / f"{original.sop_instance}.dset").read_bytes()
         assert dataset_bytes(received) == wire, source.name
-        assert found(received).sop_class == original.sop_class
+        assert sendable(received).sop_class == original.sop_class
         # Where it sent the file's own syntax and had nothing to drop, the file's bytes.
-        as_it_is = found(received).transfer_syntax == original.transfer_syntax
+        as_it_is = sendable(received).transfer_syntax == original.transfer_syntax
         if as_it_is and not has_private_elements(source):
             assert wire == dataset_bytes(source), source.name
             as_in_source += 1
@@ -169,10 +162,10 @@ def test_three_dcmjs_storescus_at_once_into_our_storescp(
     objects = json.loads(report.read_text())["objects"]
     assert len(objects) == sum(len(sources) for _, sources, _ in senders)
     assert {o["status"] for o in objects} == {"0x0000"}
-    stored = {found(p).sop_instance: p for p in stored_files(inbox)}
+    stored = {sendable(p).sop_instance: p for p in stored_files(inbox)}
     for _, sources, index in senders:
         for source in sources:
-            uid = found(source).sop_instance
+            uid = sendable(source).sop_instance
             wire = (tmp_path / f"wire{index}" / f"{uid}.dset").read_bytes()
             assert dataset_bytes(stored[uid]) == wire, source
 
@@ -217,7 +210,7 @@ def test_our_storescu_into_dcmjs_storescp(
     assert largest > 0 and (max_pdu == 0 or largest <= max_pdu), peer_log
     assert peer_log.count("RELEASED") == 1, peer_log
     for source in sources:
-        original = found(source)
+        original = sendable(source)
         uid = original.sop_instance
         assert f"STORED {uid} {original.transfer_syntax} 0x0000" in peer_log, peer_log
         meta = json.loads((inbox / f"{uid}.json").read_text())
@@ -261,7 +254,7 @@ def test_our_storescu_converts_for_a_dcmjs_that_takes_implicit_only(
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.count(SUCCESS) == 1
-    uid = found(source).sop_instance
+    uid = sendable(source).sop_instance
     assert f"STORED {uid} 1.2.840.10008.1.2 0x0000" in peer_log, peer_log
     received = read_dataset(BytesIO((inbox / f"{uid}.dset").read_bytes()), True, True)
     original = dcmread(source)
@@ -302,7 +295,7 @@ def test_our_storescu_when_dcmjs_aborts_mid_send(tmp_path: Path, processes: Proc
     ]
     assert len(order) == 3, result.stderr
     confirmed, aborted = order[:2], order[2]
-    assert f"ABORTING AT {found(aborted).sop_instance}" in peer_log
+    assert f"ABORTING AT {sendable(aborted).sop_instance}" in peer_log
     assert result.stderr.count(SUCCESS) == 2, result.stderr
     assert f"E: Store failed: {aborted}" in result.stderr
     assert "Association Aborted" in result.stderr
@@ -312,10 +305,10 @@ def test_our_storescu_when_dcmjs_aborts_mid_send(tmp_path: Path, processes: Proc
     )
     objects = json.loads(report.read_text())["objects"]
     assert [(o["sop_instance"], o["result"]) for o in objects] == [
-        (found(confirmed[0]).sop_instance, "Success"),
-        (found(confirmed[1]).sop_instance, "Success"),
-        (found(aborted).sop_instance, "Failure"),
+        (sendable(confirmed[0]).sop_instance, "Success"),
+        (sendable(confirmed[1]).sop_instance, "Success"),
+        (sendable(aborted).sop_instance, "Failure"),
     ]
     for source in confirmed:
-        uid = found(source).sop_instance
+        uid = sendable(source).sop_instance
         assert (inbox / f"{uid}.dset").read_bytes() == dataset_bytes(source)

@@ -17,10 +17,13 @@ What gdcmscu 3.0.21 does differently from the other peers:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,13 +35,12 @@ from helpers import (
     free_port,
     require_tool,
     run,
+    sendable,
     stored_files,
     wait_for_port,
 )
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
-from dicomtui.core.dicom.files import DicomFile, inspect_file
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -102,27 +104,76 @@ def test_gdcmscu_stores_every_object_byte_for_byte(tmp_path: Path, processes: Pr
     assert [o["status"] for o in objects] == ["0x0000"] * len(sources), objects
     assert {o["ae_title"] for o in objects} == {"GDCMSCU"}
 
-    stored = {_found(p).sop_instance: p for p in stored_files(inbox)}
+    stored = {sendable(p).sop_instance: p for p in stored_files(inbox)}
     assert len(stored) == len(sources)
     for source in sources:
-        original = _found(source)
+        original = sendable(source)
         received = stored[original.sop_instance]
-        assert _found(received).transfer_syntax == original.transfer_syntax, source.name
-        assert _found(received).sop_class == original.sop_class, source.name
+        assert sendable(received).transfer_syntax == original.transfer_syntax, source.name
+        assert sendable(received).sop_class == original.sop_class, source.name
         assert dataset_bytes(received) == dataset_bytes(source), source.name
 
 
-def test_gdcmscu_respects_a_small_max_pdu(tmp_path: Path, processes: Processes) -> None:
-    """Our receiver offers 4 KB PDUs: gdcmscu's 200 KB data set comes in 50 pieces."""
+class PDataSizes:
+    """A relay on loopback for one connection, between a peer and our receiver,
+    that notes the length of every P-DATA-TF PDU the peer sends."""
+
+    def __init__(self, target_port: int) -> None:
+        self.lengths: list[int] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(15)
+        self.port = int(self.server.getsockname()[1])
+        self.target_port = target_port
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+        self.thread.start()
+
+    def _relay(self) -> None:
+        with contextlib.suppress(OSError):
+            peer, _ = self.server.accept()
+            ours = socket.create_connection(("127.0.0.1", self.target_port), timeout=15)
+            back = threading.Thread(target=self._pump, args=(ours, peer, False), daemon=True)
+            back.start()
+            self._pump(peer, ours, True)
+            back.join(15)
+
+    def _pump(self, source: socket.socket, sink: socket.socket, note: bool) -> None:
+        pending = b""
+        with contextlib.suppress(OSError):
+            source.settimeout(15)
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+                pending += chunk
+                while note and len(pending) >= 6:
+                    pdu_type, length = pending[0], int.from_bytes(pending[2:6], "big")
+                    if len(pending) < 6 + length:
+                        break
+                    if pdu_type == 0x04:
+                        self.lengths.append(length)
+                    pending = pending[6 + length :]
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.thread.join(15)
+        self.server.close()
+
+
+def test_gdcmscu_fills_our_small_max_pdu(tmp_path: Path, processes: Processes) -> None:
+    """Our receiver offers 4 KB PDUs: gdcmscu's 200 KB data set comes in PDUs of
+    exactly that length, each no longer."""
     [large] = [p for p in interop_corpus(tmp_path / "send") if p.name == "sc-large.dcm"]
     inbox = tmp_path / "inbox"
     port, scp = start_our_scp(processes, inbox, "-pdu", "4096")
+    relay = PDataSizes(port)
 
-    sent = run_gdcmscu("--store", "--call", "DICOMTUI", "127.0.0.1", str(port), "-i", str(large))
+    sent = run_gdcmscu(
+        "--store", "--call", "DICOMTUI", "127.0.0.1", str(relay.port), "-i", str(large)
+    )
+    relay.close()
     stop_our_scp(scp)
 
     assert f"C-Store of file {large} was successful." in sent.stdout + sent.stderr
-    assert "MaximumLength: 4096" in sent.stdout + sent.stderr
+    assert len(relay.lengths) > len(dataset_bytes(large)) // 4096
+    assert max(relay.lengths) == 4096, relay.lengths
     [received] = stored_files(inbox)
     assert dataset_bytes(received) == dataset_bytes(large)
 
@@ -138,12 +189,6 @@ def test_gdcmscu_echo_is_answered(tmp_path: Path, processes: Processes) -> None:
     assert STATUS_SUCCESS in response[: response.index(RELEASE_RP_RECEIVED)], output[-3000:]
     assert "Received Echo Request (MsgID 1)" in log
     assert "Association Released" in log
-
-
-def _found(path: Path) -> DicomFile:
-    found = inspect_file(path)
-    assert isinstance(found, DicomFile), found
-    return found
 
 
 # gdcmscu sends on a context our receiver rejected (here: explicit VR only, while
