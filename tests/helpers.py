@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -188,3 +189,46 @@ def sendable(path: Path) -> DicomFile:
     found = inspect_file(path)
     assert isinstance(found, DicomFile), found
     return found
+
+
+class PDataSizes:
+    """A relay on loopback for one connection, between a peer and our receiver,
+    that notes the length of every P-DATA-TF PDU the peer sends."""
+
+    def __init__(self, target_port: int) -> None:
+        self.lengths: list[int] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(15)
+        self.port = int(self.server.getsockname()[1])
+        self.target_port = target_port
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+        self.thread.start()
+
+    def _relay(self) -> None:
+        with contextlib.suppress(OSError):
+            peer, _ = self.server.accept()
+            ours = socket.create_connection(("127.0.0.1", self.target_port), timeout=15)
+            back = threading.Thread(target=self._pump, args=(ours, peer, False), daemon=True)
+            back.start()
+            self._pump(peer, ours, True)
+            back.join(15)
+
+    def _pump(self, source: socket.socket, sink: socket.socket, note: bool) -> None:
+        pending = b""
+        with contextlib.suppress(OSError):
+            source.settimeout(15)
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+                pending += chunk
+                while note and len(pending) >= 6:
+                    pdu_type, length = pending[0], int.from_bytes(pending[2:6], "big")
+                    if len(pending) < 6 + length:
+                        break
+                    if pdu_type == 0x04:
+                        self.lengths.append(length)
+                    pending = pending[6 + length :]
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.thread.join(15)
+        self.server.close()

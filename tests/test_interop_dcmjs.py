@@ -28,6 +28,7 @@ import pytest
 from factory import interop_corpus, make_object
 from helpers import (
     DICOMTUI,
+    PDataSizes,
     Processes,
     dataset_bytes,
     free_port,
@@ -139,6 +140,38 @@ def test_dcmjs_storescu_into_our_storescp(tmp_path: Path, processes: Processes) 
             assert wire == dataset_bytes(source), source.name
             as_in_source += 1
     assert as_in_source >= 4  # implicit VR, big endian, RLE and JPEG 2000 at least
+
+
+def test_dcmjs_storescu_sends_4_mb_pdus_when_our_max_pdu_is_unlimited(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """-pdu 0: dcmjs-dimse cuts a 4.5 MB data set into PDUs of 4 MB and the rest
+    (explicit VR preferred, so that it sends the file's own syntax)."""
+    source = make_object(tmp_path / "large.dcm", bits=16)
+    ds = dcmread(source)
+    ds.Rows = ds.Columns = 1500
+    size = 1500 * 1500 * 2
+    ds.PixelData = (bytes(range(256)) * (size // 256 + 1))[:size]
+    ds.save_as(source, enforce_file_format=True)
+    inbox, on_wire = tmp_path / "inbox", tmp_path / "sent"
+    port, scp = start_our_scp(processes, inbox, "-pdu", "0", "-xe")
+    relay = PDataSizes(port)
+
+    sent = dcmjs_storescu(relay.port, "--sent-dir", str(on_wire), str(source))
+    relay.close()
+    stop_our_scp(scp)
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "ASSOCIATED max-pdu 0" in sent.stdout
+    uid = sendable(source).sop_instance
+    assert f"RESPONSE {uid} 0x0000" in sent.stdout
+    [received] = stored_files(inbox)
+    wire = (on_wire / f"{uid}.dset").read_bytes()
+    assert len(wire) > 4 * 1024 * 1024
+    # A PDU's length counts its item's header (6 bytes) with the fragment.
+    first, rest = 4 * 1024 * 1024 - 6, len(wire) - (4 * 1024 * 1024 - 6)
+    assert sorted(relay.lengths)[-2:] == [rest + 6, first + 6], relay.lengths
+    assert dataset_bytes(received) == wire == dataset_bytes(source)
 
 
 def test_three_dcmjs_storescus_at_once_into_our_storescp(

@@ -17,19 +17,17 @@ What gdcmscu 3.0.21 does differently from the other peers:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import signal
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 from factory import interop_corpus, make_object
 from helpers import (
     DICOMTUI,
+    PDataSizes,
     Processes,
     dataset_bytes,
     free_port,
@@ -112,49 +110,6 @@ def test_gdcmscu_stores_every_object_byte_for_byte(tmp_path: Path, processes: Pr
         assert sendable(received).transfer_syntax == original.transfer_syntax, source.name
         assert sendable(received).sop_class == original.sop_class, source.name
         assert dataset_bytes(received) == dataset_bytes(source), source.name
-
-
-class PDataSizes:
-    """A relay on loopback for one connection, between a peer and our receiver,
-    that notes the length of every P-DATA-TF PDU the peer sends."""
-
-    def __init__(self, target_port: int) -> None:
-        self.lengths: list[int] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(15)
-        self.port = int(self.server.getsockname()[1])
-        self.target_port = target_port
-        self.thread = threading.Thread(target=self._relay, daemon=True)
-        self.thread.start()
-
-    def _relay(self) -> None:
-        with contextlib.suppress(OSError):
-            peer, _ = self.server.accept()
-            ours = socket.create_connection(("127.0.0.1", self.target_port), timeout=15)
-            back = threading.Thread(target=self._pump, args=(ours, peer, False), daemon=True)
-            back.start()
-            self._pump(peer, ours, True)
-            back.join(15)
-
-    def _pump(self, source: socket.socket, sink: socket.socket, note: bool) -> None:
-        pending = b""
-        with contextlib.suppress(OSError):
-            source.settimeout(15)
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-                pending += chunk
-                while note and len(pending) >= 6:
-                    pdu_type, length = pending[0], int.from_bytes(pending[2:6], "big")
-                    if len(pending) < 6 + length:
-                        break
-                    if pdu_type == 0x04:
-                        self.lengths.append(length)
-                    pending = pending[6 + length :]
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.thread.join(15)
-        self.server.close()
 
 
 def test_gdcmscu_fills_our_small_max_pdu(tmp_path: Path, processes: Processes) -> None:
