@@ -254,10 +254,29 @@ def test_our_storescu_into_dcmjs_storescp(
         assert (inbox / f"{uid}.dset").read_bytes() == dataset_bytes(source), source.name
 
 
-def test_our_storescu_reports_dcmjs_refusals(tmp_path: Path, processes: Processes) -> None:
-    """A peer that answers 0xA700 (out of resources): every object named as failed."""
+@pytest.mark.parametrize(
+    ("status", "exit_status", "each", "summary"),
+    [
+        (
+            "0xA700",
+            1,
+            "E: Store failed: {} (Status: 0xA700 - Failure)",
+            "0 sent, 0 with warnings, 2 failed",
+        ),
+        (
+            "0xB000",
+            0,
+            "W: Stored with a warning: {} (Status: 0xB000 - Warning)",
+            "0 sent, 2 with warnings, 0 failed",
+        ),
+    ],
+)
+def test_our_storescu_reports_what_dcmjs_answers(
+    tmp_path: Path, processes: Processes, status: str, exit_status: int, each: str, summary: str
+) -> None:
+    """A peer that refuses every object (out of resources) or stores each with a warning."""
     sources = [make_object(tmp_path / f"sc{i}.dcm") for i in range(2)]
-    port, scp = start_dcmjs_scp(processes, tmp_path / "dcmjs-inbox", "--status", "0xA700")
+    port, scp = start_dcmjs_scp(processes, tmp_path / "dcmjs-inbox", "--status", status)
 
     result = run(
         [*DICOMTUI, "storescu", "127.0.0.1", str(port), "-aec", "DCMJS", "-v"]
@@ -265,11 +284,11 @@ def test_our_storescu_reports_dcmjs_refusals(tmp_path: Path, processes: Processe
     )
     peer_log = stop_dcmjs_scp(scp)
 
-    assert result.returncode != 0, result.stderr
+    assert result.returncode == exit_status, result.stderr
     for source in sources:
-        assert f"E: Store failed: {source} (Status: 0xA700 - Failure)" in result.stderr
-    assert "0 sent, 0 with warnings, 2 failed" in result.stderr
-    assert peer_log.count(" 0xA700") == 2
+        assert each.format(source) in result.stderr, result.stderr
+    assert summary in result.stderr
+    assert peer_log.count(f" {status}") == 2
 
 
 def test_our_storescu_converts_for_a_dcmjs_that_takes_implicit_only(
