@@ -43,7 +43,9 @@ def imported(output: str) -> set[str]:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("command", ["storescu", "storescp", "echo"])
+@pytest.mark.parametrize(
+    "command", ["storescu", "storescp", "echo", "findscu", "movescu", "getscu"]
+)
 def test_help_loads_no_engine(command: str) -> None:
     result = run([*DICOMTUI_REPORTING, command, "--help"])
     assert result.returncode == 0
