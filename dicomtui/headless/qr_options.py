@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomtui import __version__
 from dicomtui.core.qr.models import DEFAULT_CHARACTER_SET, Model
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -137,6 +138,8 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         parser.error(f"port must be between 1 and 65535, not {args.port}")
     if not args.file and not args.keyword:
         parser.error("-f and/or -k must be specified")
+    # Queries, identifiers and retrieved objects are never decoded to pixels.
+    leave_out_pixel_packages()
     return args
 
 
