@@ -6,6 +6,7 @@ when it exits; these tests look at that, never at the time taken."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 from factory import make_object
 from helpers import Processes, free_port, run, same_content, stored_files, wait_for_port
-from pydicom.uid import JPEG2000Lossless
+from pydicom.data import get_testdata_file
+from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless
 
 from dicomtui.core.dicom.meta_peek import NotPart10, transfer_syntax
 from dicomtui.headless.lean_imports import MAX_LOOKED_AT, decodes_no_pixels
@@ -94,21 +96,28 @@ def test_a_plain_send_receive_and_echo_load_no_pixel_packages(
 
 
 @pytest.mark.timeout(120)
-def test_a_compressed_file_is_sent_with_everything_loaded(
+def test_a_folder_with_a_compressed_file_is_still_decoded_for_a_peer_that_needs_it(
     tmp_path: Path, processes: Processes
 ) -> None:
-    """A file that may need decoding: storescu loads the codecs, in case the peer
-    takes only uncompressed syntaxes (the transcoding tests check that it does)."""
-    source = make_object(tmp_path / "j2k.dcm", transfer_syntax=JPEG2000Lossless)
+    """One file that may need decoding among plain ones: storescu loads the codecs,
+    and an implicit-VR-only peer gets every object."""
+    sources = tmp_path / "in"
+    sources.mkdir()
+    make_object(sources / "plain.dcm")
+    shutil.copyfile(get_testdata_file("MR_small_RLE.dcm"), sources / "rle.dcm")
+    out = tmp_path / "out"
     port = free_port()
-    receiver = processes.start(
-        [*DICOMTUI_REPORTING, "storescp", "-od", str(tmp_path / "out"), str(port)]
-    )
+    receiver = processes.start([*DICOMTUI_REPORTING, "storescp", "-xi", "-od", str(out), str(port)])
     wait_for_port(port, proc=receiver)
-    send = run([*DICOMTUI_REPORTING, "storescu", "127.0.0.1", str(port), str(source)])
+    send = run([*DICOMTUI_REPORTING, "storescu", "127.0.0.1", str(port), str(sources)])
     Processes.stop(receiver, signal.SIGTERM)
+
     assert send.returncode == 0, send.stderr
-    assert {"numpy", "pylibjpeg"} <= imported(send.stderr)
+    assert "2 sent" in send.stdout
+    stored = stored_files(out)
+    assert len(stored) == 2
+    for path in stored:
+        assert transfer_syntax(path) == ImplicitVRLittleEndian
 
 
 def test_transfer_syntax_is_read_without_pydicom(tmp_path: Path) -> None:
