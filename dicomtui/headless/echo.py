@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dicomtui import __version__
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -35,6 +36,7 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    leave_out_pixel_packages()  # a C-ECHO carries no data set
     # The engine, once the arguments are known to be usable (see options.py).
     from dicomtui.core.scu.echo import echo
     from dicomtui.core.stream.bus import EventBus

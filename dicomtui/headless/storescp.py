@@ -12,6 +12,7 @@ from dicomtui import __version__
 from dicomtui.core.config.validation import check_ae_title
 from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
 from dicomtui.core.scp.storage import DuplicatePolicy, StorageLayout, check_extension
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -197,6 +198,7 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args, listening=True)
+    leave_out_pixel_packages()  # objects are stored as they come, never decoded
     # The engine, once the options are parsed (see options.py).
     from dicomtui.core.scp.admission import parse_networks
     from dicomtui.core.scp.receiver import Receiver

@@ -10,6 +10,7 @@ import threading
 
 from dicomtui import __version__
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
+from dicomtui.headless.lean_imports import decodes_no_pixels, leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -103,6 +104,8 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    if not args.transcode or decodes_no_pixels(args.path, args.recurse):
+        leave_out_pixel_packages()
     # The engine, once the arguments are known to be usable (see options.py).
     from dicomtui.core.scu.send_job import SendJob
     from dicomtui.core.stream.bus import EventBus

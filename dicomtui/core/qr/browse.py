@@ -23,9 +23,9 @@ from pydicom.dataset import Dataset
 
 from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.get import GetJob
-from dicomtui.core.qr.models import Model, Operation
+from dicomtui.core.qr.models import DEFAULT_CHARACTER_SET, Model, Operation
 from dicomtui.core.qr.move import MoveJob
-from dicomtui.core.qr.query import DEFAULT_CHARACTER_SET, apply_path
+from dicomtui.core.qr.query import apply_path
 from dicomtui.core.qr.status import explanation, status_words
 from dicomtui.core.scp.settings import ReceiverSettings
 from dicomtui.core.scu.settings import SenderSettings
