@@ -358,7 +358,8 @@ class FastStore:
     def _stream(self, sock: Any, item: DicomFile, context_id: int, buffers: list[Any]) -> None:
         """Send a large data set piece by piece (the command PDUs with the first).
         Raises :class:`_FileFailed` if the file cannot be read."""
-        fragment = self.max_pdu - 6 if self.max_pdu > 6 else PIECE
+        # Pieces of whole fragments (even ones, as dimse.p_data_pdus cuts them).
+        fragment = max((self.max_pdu - 6) & ~1, 2) if self.max_pdu > 6 else PIECE
         size = max(1, PIECE // fragment) * fragment
         try:
             fp = item.path.open("rb")
