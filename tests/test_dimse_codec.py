@@ -30,7 +30,7 @@ uids = st.builds(
     st.from_regex(r"[1-9][0-9]{0,5}", fullmatch=True),
     st.lists(st.from_regex(r"0|[1-9][0-9]{0,8}", fullmatch=True), min_size=0, max_size=6),
 ).filter(lambda uid: len(uid) <= 64)
-ae_titles = st.from_regex(r"[A-Za-z0-9_\-][A-Za-z0-9_\- ]{0,14}[A-Za-z0-9_\-]?", fullmatch=True)
+ae_titles = st.from_regex(r"[A-Za-z0-9_\-]([A-Za-z0-9_\- ]{0,14}[A-Za-z0-9_\-])?", fullmatch=True)
 comments = st.from_regex(r"[A-Za-z0-9 .,:;()_\-]{0,64}", fullmatch=True).map(str.strip)
 us = st.integers(0, 0xFFFF)
 
