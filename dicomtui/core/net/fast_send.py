@@ -182,8 +182,12 @@ class FastStore:
     """Sends files of one batch with C-STORE on an established association."""
 
     @classmethod
-    def start(cls, assoc: Any, files: Sequence[DicomFile]) -> FastStore | None:
-        """The fast path on ``assoc``, or None if its socket was not lent to us."""
+    def start(cls, assoc: Any, files: Sequence[DicomFile] = ()) -> FastStore | None:
+        """The fast path on ``assoc``, or None if its socket was not lent to us.
+
+        ``files``: the order the files will be sent in, if known: the one after
+        the file being sent is read while the peer answers.
+        """
         with _lent_lock:
             lent = _lent.get(assoc)
         if lent is None or not owns_responses(assoc) or not assoc.is_established:
