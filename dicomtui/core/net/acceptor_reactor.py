@@ -14,6 +14,8 @@ pynetdicom's do).
 The reactor below is pynetdicom 3.0.4's ``Association._run_reactor`` (the
 pinned release) with that one change; the release, abort, DUL and network
 timeout checks run in the same order and still at least every millisecond.
+Each request served is marked done on the queue (``task_done``), so that the
+queue's count of unfinished requests says whether one is queued or in hand.
 """
 
 from __future__ import annotations
@@ -77,7 +79,12 @@ def _serve(self: Any) -> None:
             if not busy_until:
                 dul._run_loop_delay = DUL_BUSY_SLEEP
             busy_until = time.monotonic() + BUSY_FOR
-            self._serve_request(msg, context_id)
+            try:
+                self._serve_request(msg, context_id)
+            finally:
+                # Served: the reader thread may answer requests itself again
+                # (fast_receive waits for no request to be queued or in hand).
+                messages.task_done()
 
         if self.is_established and self.acse.is_release_requested():
             self.acse.send_release(is_response=True)

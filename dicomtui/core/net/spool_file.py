@@ -136,6 +136,11 @@ class SpoolFile(io.FileIO):
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     # pynetdicom keeps this file open while the data set arrives and closes it.
+    return open_spool_file()
+
+
+def open_spool_file() -> SpoolFile:
+    """A new partial file for a data set arriving through the current DUL thread."""
     target = _spool_by_thread.get(threading.current_thread()) or SpoolTarget(None)
     if target.spares is not None:
         fd, name = target.spares.take()
