@@ -63,7 +63,7 @@ from dicomtui.core.dicom.dimse import (
     pdv_items,
 )
 from dicomtui.core.dicom.file_meta import FileMeta, write_received_file_meta
-from dicomtui.core.net.spool_file import SpoolFile, open_spool_file
+from dicomtui.core.net.spool_file import SpoolFile, open_spool_file, prepare_spool_file_here
 from dicomtui.core.stream import stage_counters
 
 LOGGER = logging.getLogger("pynetdicom.service_class")
@@ -291,7 +291,7 @@ class FastReceive:
         ):
             return False
         transfer_syntax = str(context.transfer_syntax[0])
-        spool = open_spool_file()
+        spool = open_spool_file(prepare_next=False)  # made after the response instead
         spool.write(b"\x00" * 128 + b"DICM")
         write_received_file_meta(
             spool, FileMeta(request.sop_class_uid, request.sop_instance_uid, transfer_syntax)
@@ -373,6 +373,8 @@ class FastReceive:
         self._send(incoming.context_id, encode_store_response(response))
         if stage_counters.ENABLED:
             stage_counters.add("recv.respond", time.perf_counter() - started)
+        # While the peer reads the response and sends its next request.
+        prepare_spool_file_here()
 
     def _send(self, context_id: int, command: bytes) -> None:
         """Send the response's command as pynetdicom would: on the socket now if
