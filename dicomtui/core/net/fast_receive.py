@@ -63,6 +63,7 @@ from dicomtui.core.dicom.dimse import (
     pdv_items,
 )
 from dicomtui.core.dicom.file_meta import FileMeta, write_received_file_meta
+from dicomtui.core.net.pdu_reader import WriteBatch
 from dicomtui.core.net.spool_file import SpoolFile, open_spool_file, prepare_spool_file_here
 from dicomtui.core.stream import stage_counters
 
@@ -177,12 +178,22 @@ class FastReceive:
     ahead, its write batches).
     """
 
-    def __init__(self, assoc: Any, reader: Any, service: StoreService) -> None:
+    def __init__(
+        self,
+        assoc: Any,
+        reader: Any,
+        service: StoreService,
+        on_request: Callable[[], None] = lambda: None,
+    ) -> None:
+        #: Told of each request taken (the reactor's pace: ``DulPace.busy``).
+        self.on_request = on_request
         self.assoc = assoc
         self.dul = assoc.dul
         self.reader = reader
         self.service = service
         self.incoming: Incoming | None = None
+        #: The incoming data set's fragments, written together (as ``pdu_reader``'s).
+        self.batch: WriteBatch | None = None
         #: SOP class -> whether pynetdicom serves it with its Storage service
         #: class, and that class (for the statuses it knows).
         self._services: dict[str, Any] = {}
@@ -237,9 +248,15 @@ class FastReceive:
         header read), ``False`` when it left a PDU in the reader's ``pending``
         for pynetdicom.
         """
-        reader = self.reader
         if self.incoming is None and not self.quiet():
             return False
+        try:
+            return self._receive()
+        finally:
+            self.flush()
+
+    def _receive(self) -> bool:
+        reader = self.reader
         while True:
             pdu = reader.next_p_data()
             if pdu is None:
@@ -297,6 +314,7 @@ class FastReceive:
             spool, FileMeta(request.sop_class_uid, request.sop_instance_uid, transfer_syntax)
         )
         self.incoming = Incoming(context_id, request, command, transfer_syntax, spool)
+        self.on_request()
         if stage_counters.ENABLED:
             stage_counters.add("recv.command", time.perf_counter() - started)
         if rest:
@@ -325,13 +343,22 @@ class FastReceive:
         if incoming is None:
             return
         started = time.perf_counter() if stage_counters.ENABLED else 0.0
-        if incoming.attached():
-            view = memoryview(body)
-            incoming.spool.write_all([view[start:end] for _c, _m, start, end in items])
+        if self.batch is None:
+            self.batch = WriteBatch(incoming)
+        self.batch.add(body, [(start, end) for _c, _m, start, end in items])
+        last = bool(items[-1][1] & LAST_BIT)
+        if last:
+            self.flush()
         if stage_counters.ENABLED:
             stage_counters.add("recv.data", time.perf_counter() - started)
-        if items[-1][1] & LAST_BIT:
+        if last:
             self._complete(incoming)
+
+    def flush(self) -> None:
+        """Write the fragments batched so far (nothing once the file is detached)."""
+        batch, self.batch = self.batch, None
+        if batch is not None:
+            batch.write()
 
     # --- a complete request ------------------------------------------------------------
 
@@ -396,6 +423,7 @@ class FastReceive:
     def _hand_over(self) -> None:
         """Make the object being received pynetdicom's message, as pynetdicom
         would hold it now: its command decoded, its data so far in its file."""
+        self.flush()
         incoming = self.incoming
         self.incoming = None
         if incoming is None:

@@ -226,9 +226,9 @@ class Receiver:
             ),
         )
         reader = read_pdus_directly(assoc, pdu_limit(s.max_pdu))
+        pace = answer_promptly(assoc, self._association_over)
         if s.fast_path:
-            reader.fast = FastReceive(assoc, reader, self)
-        answer_promptly(assoc, self._association_over)
+            reader.fast = FastReceive(assoc, reader, self, pace.busy)
 
     def _tls_handshake(self, event: Any) -> bool:
         """With TLS, complete the handshake here, on the connection's thread; a peer
