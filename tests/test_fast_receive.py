@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,58 @@ def test_no_fast_path_storescp_still_stores(tmp_path: Path, processes: Any) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     wait_until(lambda: len(stored_files(inbox)) == 1)
     assert dataset_bytes(stored_files(inbox)[0]) == dataset_bytes(path)
+
+
+def raw_exchange(port: int, proposed: str, sent: str, dataset: bytes) -> tuple[int, Any]:
+    """Associate for ``proposed`` and send one C-STORE request for ``sent``: the
+    answer's PDU type and the response, if one came."""
+    with RawPeer(port) as peer:
+        peer.send(associate_rq([(1, proposed, [EXPLICIT])]))
+        assert peer.read_pdu()[0] == 0x02
+        peer.send(p_data(1, 0x03, c_store_rq(11, sent, "1.2.3.8")))
+        peer.send(p_data(1, 0x02, dataset))
+        pdu_type, body = peer.read_pdu()
+        if pdu_type == 0x04:
+            peer.send(release_rq())
+            peer.read_pdu()
+    return pdu_type, decode_store_response(body[6:]) if pdu_type == 0x04 else None
+
+
+@pytest.mark.parametrize(
+    ("proposed", "sent", "taken"),
+    [
+        ("1.2.3.4.5.6.7", "1.2.3.4.5.6.7", True),  # a private class, in promiscuous mode
+        (CT_IMAGE, SECONDARY_CAPTURE, False),  # not the context's class: pynetdicom's
+    ],
+    ids=["private-class", "other-class"],
+)
+def test_promiscuous_classes_and_mismatched_ones_as_pynetdicom_would(
+    start_receiver, tmp_path: Path, fast_objects: Any, proposed: str, sent: str, taken: bool
+) -> None:
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm"))
+    seen = {}
+    for fast in (True, False):
+        running = start_receiver(
+            output_directory=tmp_path / f"in-{fast}", fast_path=fast, promiscuous=True
+        )
+        answer = raw_exchange(running.port, proposed, sent, dataset)
+        seen[fast] = (answer, settled_files(running.directory))
+    assert fast_objects() == (1 if taken else 0)
+    assert seen[True] == seen[False]
+    (pdu_type, response), files = seen[True]
+    assert pdu_type == 0x04 and response is not None and response.status == 0
+    assert len(files) == 1
+
+
+def test_ignore_answers_success_and_keeps_nothing(
+    start_receiver, tmp_path: Path, fast_objects: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "system-tmp"  # where data sets go with --ignore
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    running = start_receiver(ignore=True)
+    paths = objects(tmp_path / "src")
+    assert pynetdicom_send(running.port, paths, [1, 2, 3, 4, 5]) == [0] * 5
+    assert fast_objects() == 5
+    assert settled_files(running.directory) == {}
+    assert settled_files(spool) == {}
