@@ -48,6 +48,7 @@ from dicomtui.core.stream import stage_counters
 from dicomtui.core.stream.events import (
     AssociationAborted,
     DimseMessage,
+    LogMessage,
     ObjectLost,
     ObjectReceived,
 )
@@ -379,13 +380,15 @@ def test_no_fast_path_storescp_still_stores(tmp_path: Path, processes: Any) -> N
     assert dataset_bytes(stored_files(inbox)[0]) == dataset_bytes(path)
 
 
-def raw_exchange(port: int, proposed: str, sent: str, dataset: bytes) -> tuple[int, Any]:
+def raw_exchange(
+    port: int, proposed: str, sent: str, dataset: bytes, instance: str = "1.2.3.8"
+) -> tuple[int, Any]:
     """Associate for ``proposed`` and send one C-STORE request for ``sent``: the
     answer's PDU type and the response, if one came."""
     with RawPeer(port) as peer:
         peer.send(associate_rq([(1, proposed, [EXPLICIT])]))
         assert peer.read_pdu()[0] == 0x02
-        peer.send(p_data(1, 0x03, c_store_rq(11, sent, "1.2.3.8")))
+        peer.send(p_data(1, 0x03, c_store_rq(11, sent, instance)))
         peer.send(p_data(1, 0x02, dataset))
         pdu_type, body = peer.read_pdu()
         if pdu_type == 0x04:
@@ -432,3 +435,18 @@ def test_ignore_answers_success_and_keeps_nothing(
     assert fast_objects() == 5
     assert settled_files(running.directory) == {}
     assert settled_files(spool) == {}
+
+
+def test_a_non_conformant_uid_is_left_to_pynetdicom_which_warns_of_it(
+    start_receiver, tmp_path: Path, fast_objects: Any
+) -> None:
+    dataset = dataset_bytes(copy_ct(tmp_path / "ct.dcm"))
+    seen = {}
+    for fast in (True, False):
+        running = start_receiver(output_directory=tmp_path / f"in-{fast}", fast_path=fast)
+        answer = raw_exchange(running.port, CT_IMAGE, CT_IMAGE, dataset, instance="1.02.3")
+        warnings = [e.text for e in running.of_type(LogMessage) if "1.02.3" in e.text]
+        seen[fast] = (answer, warnings, settled_files(running.directory))
+    assert fast_objects() == 0
+    assert seen[True] == seen[False]
+    assert seen[True][1]  # pynetdicom's "Non-conformant ... value '1.02.3'"

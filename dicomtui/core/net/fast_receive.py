@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
+from pydicom.uid import RE_VALID_UID
 from pynetdicom import _config, evt
 from pynetdicom.dimse_messages import C_STORE_RQ, DIMSEMessage
 from pynetdicom.dsutils import decode
@@ -163,6 +164,11 @@ def receiving_message(assoc: Any) -> Any:
     if incoming is not None:
         return incoming
     return getattr(getattr(assoc, "dimse", None), "message", None)
+
+
+def _conformant(uid: str) -> bool:
+    """A UID that pynetdicom takes without a warning (pydicom's ``UID.is_valid``)."""
+    return len(uid) <= 64 and RE_VALID_UID.match(uid) is not None
 
 
 def _marked(handlers: Any, mark: str) -> bool:
@@ -296,8 +302,10 @@ class FastReceive:
             return False
         command = bytes(body[start:end])
         request = decode_store_request(command)
-        if request is None:
-            return False
+        if request is None or not (
+            _conformant(request.sop_class_uid) and _conformant(request.sop_instance_uid)
+        ):
+            return False  # pynetdicom warns of a non-conformant UID ("1.02"): it says so
         context = self.assoc._accepted_cx.get(context_id)
         if (
             context is None
