@@ -450,3 +450,24 @@ def test_a_non_conformant_uid_is_left_to_pynetdicom_which_warns_of_it(
     assert fast_objects() == 0
     assert seen[True] == seen[False]
     assert seen[True][1]  # pynetdicom's "Non-conformant ... value '1.02.3'"
+
+
+def test_over_tls_the_fast_path_reads_the_tls_stream(
+    start_receiver, tmp_path: Path, fast_objects: Any
+) -> None:
+    from test_tls import make_pki
+
+    pki = make_pki(tmp_path)
+    running = start_receiver(tls_certificate=pki["server_cert"], tls_key=pki["server_key"])
+    source = tmp_path / "src"
+    source.mkdir()
+    paths = [
+        copy_ct(source / "ct.dcm"),
+        make_object(source / "big.dcm", rows=512, columns=512, bits=16),  # ~0.5 MB
+    ]
+    command = [*DICOMTUI, "storescu", "-aec", "DICOMTUI", "127.0.0.1", str(running.port)]
+    result = run([*command, str(source), "--tls-ca", str(pki["ca"])])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fast_objects() == 2
+    stored = sorted(dataset_bytes(path) for path in stored_files(running.directory))
+    assert stored == sorted(dataset_bytes(path) for path in paths)
