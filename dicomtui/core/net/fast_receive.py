@@ -200,8 +200,8 @@ class FastReceive:
         self.incoming: Incoming | None = None
         #: The incoming data set's fragments, written together (as ``pdu_reader``'s).
         self.batch: WriteBatch | None = None
-        #: SOP class -> whether pynetdicom serves it with its Storage service
-        #: class, and that class (for the statuses it knows).
+        #: SOP class -> pynetdicom's Storage service class for it on this
+        #: association (for the statuses it knows), or None if served otherwise.
         self._services: dict[str, Any] = {}
         _receivers[assoc] = self
 
@@ -316,7 +316,10 @@ class FastReceive:
         ):
             return False
         transfer_syntax = str(context.transfer_syntax[0])
-        spool = open_spool_file(prepare_next=False)  # made after the response instead
+        try:
+            spool = open_spool_file(prepare_next=False)  # made after the response instead
+        except OSError:
+            return False  # no file can be made anywhere: pynetdicom fails as it does
         spool.write(b"\x00" * 128 + b"DICM")
         write_received_file_meta(
             spool, FileMeta(request.sop_class_uid, request.sop_instance_uid, transfer_syntax)
