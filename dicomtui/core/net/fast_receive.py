@@ -64,7 +64,7 @@ from dicomtui.core.dicom.dimse import (
     pdv_items,
 )
 from dicomtui.core.dicom.file_meta import FileMeta, write_received_file_meta
-from dicomtui.core.net.pdu_reader import WriteBatch
+from dicomtui.core.net.pdu_reader import PduReader, WriteBatch
 from dicomtui.core.net.spool_file import SpoolFile, open_spool_file, prepare_spool_file_here
 from dicomtui.core.stream import stage_counters
 
@@ -187,7 +187,7 @@ class FastReceive:
     def __init__(
         self,
         assoc: Any,
-        reader: Any,
+        reader: PduReader,
         service: StoreService,
         on_request: Callable[[], None] = lambda: None,
     ) -> None:

@@ -31,9 +31,12 @@ import errno
 import select
 import ssl
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynetdicom import evt
+
+if TYPE_CHECKING:
+    from dicomtui.core.net.fast_receive import FastReceive
 
 #: A PDU is read into a buffer of its declared size up to this size; a longer
 #: one grows as its bytes arrive, so that a header alone reserves no memory.
@@ -72,8 +75,8 @@ def read_pdus_directly(assoc: Any, limit: int) -> PduReader:
 
 class PduReader:
     def __init__(self, assoc: Any, limit: int) -> None:
-        #: Takes whole C-STORE requests when set (``fast_receive``).
-        self.fast: Any = None
+        #: Takes whole C-STORE requests when set.
+        self.fast: FastReceive | None = None
         self.assoc = assoc
         self.dul = assoc.dul
         self.holder = assoc.dul.socket
