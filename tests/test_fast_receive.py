@@ -471,3 +471,20 @@ def test_over_tls_the_fast_path_reads_the_tls_stream(
     assert fast_objects() == 2
     stored = sorted(dataset_bytes(path) for path in stored_files(running.directory))
     assert stored == sorted(dataset_bytes(path) for path in paths)
+
+
+@pytest.mark.parametrize("event_name", ["EVT_DATA_RECV", "EVT_PDU_SENT", "EVT_DIMSE_RECV"])
+def test_a_handler_the_fast_path_would_bypass_keeps_requests_on_pynetdicoms_path(
+    start_receiver, tmp_path: Path, fast_objects: Any, event_name: str
+) -> None:
+    running = start_receiver()
+    path = copy_ct(tmp_path / "ct.dcm")
+    seen: list[Any] = []
+    event = getattr(evt, event_name)
+    running.receiver._server.bind(event, seen.append)
+    assert pynetdicom_send(running.port, [path], [1]) == [0]
+    assert fast_objects() == 0 and seen  # the handler saw what pynetdicom's path gives it
+    running.receiver._server.unbind(event, seen.append)
+    assert pynetdicom_send(running.port, [path], [2]) == [0]
+    assert fast_objects() == 1
+    assert len(stored_files(running.directory)) == 2
