@@ -182,14 +182,25 @@ def raw_store(peer: RawPeer, message_id: int, sop_instance: str, dataset: bytes)
     return body
 
 
+@pytest.mark.parametrize(
+    ("duplicates", "statuses"),
+    [(DuplicatePolicy.KEEP_BOTH, (0x0000, 0x0000)), (DuplicatePolicy.REFUSE, (0x0000, 0x0111))],
+    ids=["keep", "refuse"],
+)
 def test_responses_are_byte_for_byte_pynetdicoms(
-    start_receiver, tmp_path: Path, fast_objects: Any
+    start_receiver,
+    tmp_path: Path,
+    fast_objects: Any,
+    duplicates: DuplicatePolicy,
+    statuses: tuple[int, int],
 ) -> None:
     source = copy_ct(tmp_path / "ct.dcm")
     dataset = dataset_bytes(source)
     bodies = {}
     for fast in (True, False):
-        running = start_receiver(output_directory=tmp_path / f"in-{fast}", fast_path=fast)
+        running = start_receiver(
+            output_directory=tmp_path / f"in-{fast}", fast_path=fast, duplicates=duplicates
+        )
         with associate_raw(running.port) as peer:
             bodies[fast] = [
                 raw_store(peer, message_id, "1.2.3.4.5", dataset) for message_id in (9, 513)
@@ -198,12 +209,12 @@ def test_responses_are_byte_for_byte_pynetdicoms(
             assert peer.read_pdu()[0] == 0x06
     assert fast_objects() == 2
     assert bodies[True] == bodies[False]
-    for body, message_id in zip(bodies[True], (9, 513), strict=True):
+    for body, message_id, status in zip(bodies[True], (9, 513), statuses, strict=True):
         items = pdv_items(body, len(body))
         assert items is not None and items[0][1] == 0x03
         response = decode_store_response(body[items[0][2] : items[0][3]])
         assert response is not None
-        assert (response.responded_to, response.status) == (message_id, 0x0000)
+        assert (response.responded_to, response.status) == (message_id, status)
         assert (response.sop_class_uid, response.sop_instance_uid) == (CT_IMAGE, "1.2.3.4.5")
         assert response.error_comment is None
 
