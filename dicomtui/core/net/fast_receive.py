@@ -153,13 +153,16 @@ class Incoming:
         return self._data_set_file is self.spool
 
 
-_receivers: weakref.WeakKeyDictionary[Any, FastReceive] = weakref.WeakKeyDictionary()
+#: Each association's, by weak references both ways (a receiver refers to its
+#: association: a strong value would keep its key alive for ever).
+_receivers: weakref.WeakKeyDictionary[Any, weakref.ref[FastReceive]] = weakref.WeakKeyDictionary()
 
 
 def receiving_message(assoc: Any) -> Any:
     """The message whose data set the association is receiving into a file, taken
     here (:class:`Incoming`) or by pynetdicom; ``None`` between messages."""
-    receiver = _receivers.get(assoc)
+    found = _receivers.get(assoc)
+    receiver = found() if found is not None else None
     incoming = receiver.incoming if receiver is not None else None
     if incoming is not None:
         return incoming
@@ -203,7 +206,7 @@ class FastReceive:
         #: SOP class -> pynetdicom's Storage service class for it on this
         #: association (for the statuses it knows), or None if served otherwise.
         self._services: dict[str, Any] = {}
-        _receivers[assoc] = self
+        _receivers[assoc] = weakref.ref(self)
 
     # --- when ---------------------------------------------------------------------------
 
