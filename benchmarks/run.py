@@ -174,6 +174,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def receiver_command(name: str, port: int, inbox: Path) -> tuple[list[str], dict[str, str]]:
     if name == "dicomtui storescp":
         return [PY, "-m", "dicomtui", "storescp", str(port), "-od", str(inbox)], dict(STAGES)
+    if name == "dicomtui storescp --no-fast-path":  # pynetdicom's C-STORE path, to compare
+        command = [PY, "-m", "dicomtui", "storescp", "--no-fast-path", str(port), "-od", str(inbox)]
+        return command, dict(os.environ)
     if name == "dicomtui TUI":
         return [PY, str(HERE / "tui_driver.py"), "receive", str(port), str(inbox)], dict(os.environ)
     if name == "pynetdicom storescp":
@@ -191,6 +194,8 @@ SENDERS = [
     "pynetdicom storescu",
     "DCMTK dcmsend",
 ]
+#: Chosen by name only (BENCH_RECEIVERS).
+OTHER_RECEIVERS = ["dicomtui storescp --no-fast-path"]
 
 
 def chosen(variable: str, names: list[str]) -> list[str]:
@@ -438,6 +443,8 @@ def main() -> None:
         return
     corpora = [c for c in (TINY, SMALL, LARGE) if c.name in args.only.split(",")]
     receivers = chosen("BENCH_RECEIVERS", RECEIVERS)
+    if "BENCH_RECEIVERS" in os.environ:
+        receivers += chosen("BENCH_RECEIVERS", OTHER_RECEIVERS)
     senders = chosen("BENCH_SENDERS", SENDERS)
     if args.quick:
         corpora = [

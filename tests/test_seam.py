@@ -13,8 +13,10 @@ from factory import copy_ct
 from helpers import DICOMTUI, Processes, free_port, run, same_content, wait_for_port, wait_until
 from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.service_class import StorageServiceClass
 from pynetdicom.transport import AssociationSocket
 
 from dicomtui.core.net import seam
@@ -52,6 +54,13 @@ COPIED_OR_WRAPPED = {
         "8725ed03bb8fbdef",
     ),
     "AssociationSocket.recv": (AssociationSocket.recv, "6bc20a33b1b7cfe7"),
+    # fast_receive does what these do for the C-STORE requests it takes.
+    "StorageServiceClass.SCP": (StorageServiceClass.SCP, "63afca7fc6c6e7ee"),
+    "DIMSEServiceProvider.receive_primitive": (
+        DIMSEServiceProvider.receive_primitive,
+        "5f99c86b14a15cef",
+    ),
+    "Association._serve_request": (Association._serve_request, "2f24c1759cdf6c8c"),
 }
 
 

@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(private or newer ones) too",
     )
     misc.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="receive C-STORE requests through pynetdicom's own path (slower; to compare)",
+    )
+    misc.add_argument(
         "--max-associations",
         type=int,
         default=10,
@@ -178,6 +183,7 @@ def settings_from_args(args: argparse.Namespace) -> ReceiverSettings:
         ignore=args.ignore,
         echo=not args.no_echo,
         promiscuous=args.promiscuous,
+        fast_path=not args.no_fast_path,
         duplicates=DuplicatePolicy(args.duplicates),
         layout=StorageLayout(args.layout),
         filename_extension=args.filename_extension,

@@ -272,6 +272,10 @@ class ReceiverSettingsScreen(SettingsForm):
                 Switch(s.promiscuous, id="promiscuous"),
             ),
             (
+                "Receive on dicomtui's fast path",
+                Switch(s.fast_path, id="fast-path"),
+            ),
+            (
                 "Silent connections closed after, s",
                 Input(str(s.handshake_timeout), id="handshake"),
             ),
@@ -315,6 +319,7 @@ class ReceiverSettingsScreen(SettingsForm):
             allowed_addresses=parse_addresses(self.value("allow-address")),
             check_called_ae_title=bool(self.value("check-called")),
             promiscuous=bool(self.value("promiscuous")),
+            fast_path=bool(self.value("fast-path")),
             handshake_timeout=parse_seconds(self.value("handshake"), "silence limit"),
             tls_certificate=parse_optional_file(self.value("tls-cert"), "TLS certificate"),
             tls_key=parse_optional_file(self.value("tls-key"), "TLS key"),

@@ -14,6 +14,8 @@ pynetdicom's do).
 The reactor below is pynetdicom 3.0.4's ``Association._run_reactor`` (the
 pinned release) with that one change; the release, abort, DUL and network
 timeout checks run in the same order and still at least every millisecond.
+Each request served is marked done on the queue (``task_done``), so that the
+queue's count of unfinished requests says whether one is queued or in hand.
 """
 
 from __future__ import annotations
@@ -38,27 +40,48 @@ BUSY_FOR = 0.1
 REACTOR_WAIT = 0.001
 
 
-def answer_promptly(assoc: Any, when_ended: Callable[[Any], None]) -> None:
+class DulPace:
+    """How long the DUL thread sleeps between passes: briefly while requests
+    come (served by the reactor, or answered on the reader thread by
+    ``fast_receive``), as pynetdicom does once quiet for ``BUSY_FOR``."""
+
+    def __init__(self, dul: Any) -> None:
+        self.dul = dul
+        self.busy_until = 0.0
+
+    def busy(self) -> None:
+        """A request came (any thread)."""
+        self.dul._run_loop_delay = DUL_BUSY_SLEEP
+        self.busy_until = time.monotonic() + BUSY_FOR
+
+    def check(self) -> None:
+        """Back to pynetdicom's sleep once quiet (the reactor, each pass)."""
+        if self.busy_until and time.monotonic() > self.busy_until:
+            self.busy_until = 0.0
+            self.dul._run_loop_delay = DUL_QUIET_SLEEP
+
+
+def answer_promptly(assoc: Any, when_ended: Callable[[Any], None]) -> DulPace:
     """Make an accepted association (before it starts) wait on its queue.
 
     ``when_ended(assoc)`` is called once its reactor stops, however it stops:
     pynetdicom's reader thread can die on a malformed request without any event.
     """
-    assoc._run_reactor = functools.partial(_serve_until_ended, assoc, when_ended)
+    pace = DulPace(assoc.dul)
+    assoc._run_reactor = functools.partial(_serve_until_ended, assoc, when_ended, pace)
+    return pace
 
 
-def _serve_until_ended(self: Any, when_ended: Callable[[Any], None]) -> None:
+def _serve_until_ended(self: Any, when_ended: Callable[[Any], None], pace: DulPace) -> None:
     try:
-        _serve(self)
+        _serve(self, pace)
     finally:
         when_ended(self)
 
 
-def _serve(self: Any) -> None:
+def _serve(self: Any, pace: DulPace) -> None:
     messages = self.dimse.msg_queue
-    dul = self.dul
-    dul._run_loop_delay = DUL_BUSY_SLEEP
-    busy_until = time.monotonic() + BUSY_FOR
+    pace.busy()
     self._is_paused = False
     while not self._kill:
         # As pynetdicom's: a send_*() from a handler pauses the reactor here.
@@ -70,14 +93,15 @@ def _serve(self: Any) -> None:
             context_id, msg = messages.get(timeout=REACTOR_WAIT)
         except queue.Empty:
             msg = None
-            if busy_until and time.monotonic() > busy_until:
-                dul._run_loop_delay = DUL_QUIET_SLEEP
-                busy_until = 0.0
+            pace.check()
         if msg:
-            if not busy_until:
-                dul._run_loop_delay = DUL_BUSY_SLEEP
-            busy_until = time.monotonic() + BUSY_FOR
-            self._serve_request(msg, context_id)
+            pace.busy()
+            try:
+                self._serve_request(msg, context_id)
+            finally:
+                # Served: the reader thread may answer requests itself again
+                # (fast_receive waits for no request to be queued or in hand).
+                messages.task_done()
 
         if self.is_established and self.acse.is_release_requested():
             self.acse.send_release(is_response=True)

@@ -17,6 +17,8 @@ from typing import Any
 
 from pynetdicom import _handlers, evt
 
+from dicomtui.core.dicom.dimse import StoreRequest, StoreResponse
+from dicomtui.core.net.fast_receive import reenacted
 from dicomtui.core.net.pdu_reader import skips_p_data
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import (
@@ -333,11 +335,52 @@ class AssociationObserver:
             AssociationAborted(side=self.side, assoc_id=association_id(assoc), reason=reason)
         )
 
+    @reenacted  # by store_request_received
     def _on_dimse_recv(self, event: Any) -> None:
         self.bus.publish(_dimse_event(event, self.side, incoming=True))
 
+    @reenacted  # by store_response_sent
     def _on_dimse_sent(self, event: Any) -> None:
         self.bus.publish(_dimse_event(event, self.side, incoming=False))
+
+    def store_request_received(self, assoc: Any, context_id: int, request: StoreRequest) -> None:
+        """What ``_on_dimse_recv`` publishes for a C-STORE request received by
+        ``fast_receive``."""
+        self.bus.publish(
+            DimseMessage(
+                side=self.side,
+                assoc_id=association_id(assoc),
+                incoming=True,
+                message_type="C-STORE RQ",
+                context_id=context_id,
+                message_id=request.message_id,
+                responded_to=None,
+                sop_class=request.sop_class_uid,
+                sop_instance=request.sop_instance_uid,
+                status=None,
+                has_dataset=True,
+                priority=request.priority,
+            )
+        )
+
+    def store_response_sent(self, assoc: Any, context_id: int, response: StoreResponse) -> None:
+        """What ``_on_dimse_sent`` publishes for a response ``fast_receive`` sends."""
+        self.bus.publish(
+            DimseMessage(
+                side=self.side,
+                assoc_id=association_id(assoc),
+                incoming=False,
+                message_type="C-STORE RSP",
+                context_id=context_id,
+                message_id=None,
+                responded_to=response.responded_to,
+                sop_class=response.sop_class_uid,
+                sop_instance=response.sop_instance_uid,
+                status=response.status,
+                has_dataset=False,
+                priority=None,
+            )
+        )
 
     @skips_p_data
     def _on_pdu_recv(self, event: Any) -> None:

@@ -20,6 +20,9 @@ Two changes to pynetdicom's reader, installed per association before it starts:
   to the PDU or state machine events (but those marked ``@skips_p_data``).
   Every other PDU (commands, last fragments, malformed ones, one longer than
   the limit) is handed to pynetdicom's own reader unchanged.
+* With a :class:`~dicomtui.core.net.fast_receive.FastReceive`, whole C-STORE
+  requests are received, stored and answered here too (see that module); what
+  it does not take goes on to pynetdicom's reader unchanged.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ import errno
 import select
 import ssl
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynetdicom import evt
+
+if TYPE_CHECKING:
+    from dicomtui.core.net.fast_receive import FastReceive
 
 #: A PDU is read into a buffer of its declared size up to this size; a longer
 #: one grows as its bytes arrive, so that a header alone reserves no memory.
@@ -62,13 +68,15 @@ def _sees_p_data(handlers: Any) -> bool:
     return any(not getattr(handler, "skips_p_data", False) for handler, _ in handlers)
 
 
-def read_pdus_directly(assoc: Any, limit: int) -> None:
+def read_pdus_directly(assoc: Any, limit: int) -> PduReader:
     """Install the reader on an association that has not started yet."""
-    PduReader(assoc, limit)
+    return PduReader(assoc, limit)
 
 
 class PduReader:
     def __init__(self, assoc: Any, limit: int) -> None:
+        #: Takes whole C-STORE requests when set.
+        self.fast: FastReceive | None = None
         self.assoc = assoc
         self.dul = assoc.dul
         self.holder = assoc.dul.socket
@@ -120,6 +128,8 @@ class PduReader:
         try:
             if self.stream_fragments():
                 return
+            if self.fast is not None and self.fast.receive():
+                return
         except OSError as exc:
             self.pending_error = exc
         self.pynetdicom_read_pdu()
@@ -168,6 +178,37 @@ class PduReader:
                 return True
             if len(self.pending) < HEADER_LENGTH and not _readable_soon(sock):
                 return True
+
+    def next_p_data(self) -> tuple[bytearray, bytearray] | None:
+        """The next PDU if it is a P-DATA-TF no longer than a read at once: its
+        header, and its body followed by up to the next PDU's header if that was
+        there already. ``None`` leaves what was read in ``pending``.
+        """
+        sock = self.holder.socket
+        header = self.pending
+        if len(header) < HEADER_LENGTH:
+            header += _read_at_least(sock, HEADER_LENGTH - len(header))
+        length = int.from_bytes(header[2:HEADER_LENGTH], "big")
+        if (
+            len(header) < HEADER_LENGTH
+            or header[0] != P_DATA_TF
+            or length > min(READ_AT_ONCE, self.limit)
+        ):
+            self.pending = header
+            return None
+        body = header[HEADER_LENGTH:]
+        del header[HEADER_LENGTH:]
+        if len(body) < length:
+            more = _read_at_least(sock, length - len(body), HEADER_LENGTH)
+            body = more if not body else body + more
+        if len(body) < length:  # the connection ended: pynetdicom's reader says so
+            self.pending = header + body
+            return None
+        return header, body
+
+    def more_soon(self) -> bool:
+        """Whether the next PDU's header is read already or its bytes come soon."""
+        return len(self.pending) >= HEADER_LENGTH or _readable_soon(self.holder.socket)
 
     def message_receiving(self) -> Any:
         """The C-STORE request whose data set is being written to a file, if its

@@ -10,9 +10,9 @@ in one line and runs on pynetdicom's plain path instead of half-patched.
 
 :data:`CHECKED` lists the parts; the modules that use them are in the same
 package's other modules (``setup``, ``spool_file``, ``pacing``, ``pdu_reader``,
-``acceptor_reactor``, ``requestor_reactor``, ``observer``, ``promiscuous``,
-``fast_send``) and tests hold a tripwire on every function
-copied from pynetdicom.
+``fast_receive``, ``fast_send``, ``acceptor_reactor``, ``requestor_reactor``,
+``observer``, ``promiscuous``) and tests hold a tripwire on every function copied
+from pynetdicom or whose behaviour is reproduced.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pynetdicom
-from pynetdicom import _config, _handlers, dimse_messages
-from pynetdicom.association import Association
+from pynetdicom import _config, _handlers, dimse_messages, dsutils, sop_class
+from pynetdicom.association import Association, ServiceUser
 from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_messages import DIMSEMessage
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.service_class import StorageServiceClass
 from pynetdicom.transport import AssociationSocket
 
 from dicomtui.core.stream.bus import EventBus
@@ -141,7 +143,56 @@ CHECKED: tuple[Part, ...] = (
     ),
     Part("AssociationSocket.recv()", _method(AssociationSocket, "recv", "self", "nr_bytes")),
     Part("AssociationSocket's socket", _set_in_init(AssociationSocket, "socket")),
-    Part("DIMSEServiceProvider's message", _set_in_init(DIMSEServiceProvider, "message")),
+    # fast_receive: the C-STORE requests it takes, and pynetdicom's message it
+    # hands one over as.
+    Part(
+        "DULServiceProvider's event_queue, state_machine, send_pdu()",
+        lambda: (
+            _set_in_init(DULServiceProvider, "event_queue", "state_machine")()
+            and _method(DULServiceProvider, "send_pdu", "self", "primitive")()
+        ),
+    ),
+    Part(
+        "Association's _sent_release, _accepted_cx, dimse",
+        _set_in_init(Association, "_sent_release", "_accepted_cx", "dimse"),
+    ),
+    Part(
+        "ServiceUser.accepted_common_extended",
+        lambda: isinstance(getattr(ServiceUser, "accepted_common_extended", None), property),
+    ),
+    Part(
+        "DIMSEServiceProvider's message, msg_queue, maximum_pdu_size",
+        lambda: (
+            _set_in_init(DIMSEServiceProvider, "message", "msg_queue")()
+            and isinstance(getattr(DIMSEServiceProvider, "maximum_pdu_size", None), property)
+        ),
+    ),
+    Part(
+        "DIMSEMessage's context_id, encoded_command_set, command_set, _data_set_file,"
+        " _data_set_path",
+        _set_in_init(
+            DIMSEMessage,
+            "context_id",
+            "encoded_command_set",
+            "command_set",
+            "_data_set_file",
+            "_data_set_path",
+        ),
+    ),
+    Part("dimse_messages.C_STORE_RQ", _module_global(dimse_messages, "C_STORE_RQ")),
+    Part("dsutils.decode", _module_global(dsutils, "decode")),
+    Part("sop_class.uid_to_service_class", _module_global(sop_class, "uid_to_service_class")),
+    Part(
+        "_config.UNRESTRICTED_STORAGE_SERVICE",
+        _module_global(_config, "UNRESTRICTED_STORAGE_SERVICE"),
+    ),
+    Part(
+        "StorageServiceClass.SCP(), is_valid_status()",
+        lambda: (
+            _method(StorageServiceClass, "SCP", "self", "req", "context")()
+            and _method(StorageServiceClass, "is_valid_status", "self", "status")()
+        ),
+    ),
 )
 
 

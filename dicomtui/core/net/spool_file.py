@@ -136,9 +136,16 @@ class SpoolFile(io.FileIO):
 
 def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     # pynetdicom keeps this file open while the data set arrives and closes it.
+    return open_spool_file()
+
+
+def open_spool_file(prepare_next: bool = True) -> SpoolFile:
+    """A new partial file for a data set arriving through the current DUL thread
+    (the association's spare, the next one then made on the helper thread unless
+    ``prepare_next`` is false: see :func:`prepare_spool_file_here`)."""
     target = _spool_by_thread.get(threading.current_thread()) or SpoolTarget(None)
     if target.spares is not None:
-        fd, name = target.spares.take()
+        fd, name = target.spares.take(prepare_next)
     else:
         fd, name = make_partial(target.directory)
     spool = SpoolFile(fd, "wb", closefd=True)
@@ -146,3 +153,10 @@ def _spool_file(*_args: Any, **_kwargs: Any) -> SpoolFile:
     spool.max_size = target.max_object_size
     spool.on_too_large = target.on_too_large
     return spool
+
+
+def prepare_spool_file_here() -> None:
+    """Make the current DUL thread's next partial file now, on this thread."""
+    target = _spool_by_thread.get(threading.current_thread())
+    if target is not None and target.spares is not None:
+        target.spares.make_here()

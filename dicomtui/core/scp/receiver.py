@@ -13,7 +13,9 @@ from typing import Any
 
 from pynetdicom import AE, evt
 
+from dicomtui.core.dicom.dimse import StoreRequest, StoreResponse
 from dicomtui.core.net.acceptor_reactor import answer_promptly
+from dicomtui.core.net.fast_receive import FastReceive, receiving_message, reenacted
 from dicomtui.core.net.observer import AssociationObserver, association_id
 from dicomtui.core.net.pdu_reader import read_pdus_directly
 from dicomtui.core.net.promiscuous import Promiscuous
@@ -28,7 +30,12 @@ from dicomtui.core.scp.spare_files import SpareFiles
 from dicomtui.core.scp.storage import (
     spool_directory,
 )
-from dicomtui.core.scp.store import remove_stale_partials, store_received
+from dicomtui.core.scp.store import (
+    ReceivedObject,
+    remove_stale_partials,
+    store_object,
+    store_received,
+)
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import (
     Level,
@@ -218,8 +225,10 @@ class Receiver:
                 SpareFiles(directory),
             ),
         )
-        read_pdus_directly(assoc, pdu_limit(s.max_pdu))
-        answer_promptly(assoc, self._association_over)
+        reader = read_pdus_directly(assoc, pdu_limit(s.max_pdu))
+        pace = answer_promptly(assoc, self._association_over)
+        if s.fast_path:
+            reader.fast = FastReceive(assoc, reader, self, pace.busy)
 
     def _tls_handshake(self, event: Any) -> bool:
         """With TLS, complete the handshake here, on the connection's thread; a peer
@@ -242,9 +251,30 @@ class Receiver:
             close_connection(event.assoc)
         return False
 
+    @reenacted  # by store()
     def _on_c_store(self, event: Any) -> int:
         return store_received(event, self.settings, self._output_directory, self.bus)
 
+    # --- the StoreService of fast_receive (on the association's reader thread) ---------
+
+    def request_received(self, assoc: Any, context_id: int, request: StoreRequest) -> None:
+        self._observer.store_request_received(assoc, context_id, request)
+
+    def store(self, assoc: Any, request: StoreRequest, transfer_syntax: str, spool: Any) -> int:
+        received = ReceivedObject(
+            assoc_id=association_id(assoc),
+            sop_class=request.sop_class_uid,
+            sop_instance=request.sop_instance_uid,
+            transfer_syntax=transfer_syntax,
+            partial=Path(str(spool.name)),
+            failure=spool.failure,
+        )
+        return store_object(received, self.settings, self._output_directory, self.bus)
+
+    def response_sent(self, assoc: Any, context_id: int, response: StoreResponse) -> None:
+        self._observer.store_response_sent(assoc, context_id, response)
+
+    @reenacted  # acts only on requests without their UIDs, which fast_receive never takes
     def _on_dimse_recv(self, event: Any) -> None:
         """pynetdicom ignores a C-STORE-RQ without its mandatory UIDs: it answers
         nothing and keeps the received file. Remove it, say so, end the association."""
@@ -286,7 +316,7 @@ class Receiver:
         """Remove the spare partial file, and the partial file of a data set that
         was still arriving (called more than once for most associations)."""
         end_spool_target(assoc.dul)
-        message = getattr(getattr(assoc, "dimse", None), "message", None)
+        message = receiving_message(assoc)
         partial = getattr(message, "_data_set_file", None)
         if message is not None and partial is not None:
             self._lost(assoc, partial)
@@ -296,7 +326,7 @@ class Receiver:
         if getattr(partial, "reported", False):
             return
         partial.reported = True
-        message = getattr(getattr(assoc, "dimse", None), "message", None)
+        message = receiving_message(assoc)
         if message is not None and detach:
             message._data_set_file = None
         try:

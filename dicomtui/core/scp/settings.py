@@ -84,6 +84,9 @@ class ReceiverSettings:
     echo: bool = True
     #: Accept SOP classes that no registry knows (private, newer) as storage (-pm).
     promiscuous: bool = False
+    #: Receive C-STORE requests on dicomtui's own path (``core/net/fast_receive``);
+    #: off: pynetdicom's plain path, to compare.
+    fast_path: bool = True
     duplicates: DuplicatePolicy = DuplicatePolicy.KEEP_BOTH
     layout: StorageLayout = StorageLayout.FLAT
     #: Added to every stored file's name (``.dcm``); empty as in the manual.

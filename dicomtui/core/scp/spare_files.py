@@ -59,8 +59,9 @@ class SpareFiles:
                 except RuntimeError:  # the interpreter is shutting down
                     self._spare = None
 
-    def take(self) -> tuple[int, str]:
-        """The spare file (waiting for it if it is still being made), or a new one."""
+    def take(self, prepare: bool = True) -> tuple[int, str]:
+        """The spare file (waiting for it if it is still being made), or a new one;
+        then the next is made on the helper thread, unless ``prepare`` is false."""
         with self._lock:
             spare, self._spare = self._spare, None
         made: tuple[int, str] | None = None
@@ -69,8 +70,30 @@ class SpareFiles:
                 made = spare.result()
         if made is None:
             made = make_partial(self.directory)
-        self.prepare()
+        if prepare:
+            self.prepare()
         return made
+
+    def make_here(self) -> None:
+        """Make the next file on this thread, unless one is ready or being made.
+
+        For a thread that is waiting for the network anyway: handing the work
+        to the helper thread costs it the interpreter lock for longer than the
+        work itself takes.
+        """
+        with self._lock:
+            if self._spare is not None or self._discarded:
+                return
+        try:
+            made: Future[tuple[int, str]] = Future()
+            made.set_result(make_partial(self.directory))
+        except OSError:
+            return  # take() makes one then, and says why if it cannot
+        with self._lock:
+            if self._spare is None and not self._discarded:
+                self._spare = made
+                return
+        _remove(made)
 
     def discard(self) -> None:
         """The association ended: remove the spare (once made); make no more."""

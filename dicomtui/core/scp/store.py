@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,20 @@ def remove_stale_partials(directory: Path, older_than: float = 24 * 3600) -> Non
                     path.unlink()
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedObject:
+    """A completely received C-STORE data set, in its partial file."""
+
+    assoc_id: int
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    #: The partial file: File Meta Information, then the data set as received.
+    partial: Path
+    #: Why part of it could not be written (a full disk); empty if it all was.
+    failure: str = ""
+
+
 def store_received(
     event: Any,
     settings: ReceiverSettings,
@@ -60,22 +75,40 @@ def store_received(
     bus: EventBus,
     side: Side = Side.RECEIVER,
 ) -> int:
-    """Store one received C-STORE data set (``event`` is pynetdicom's EVT_C_STORE,
-    its data set already on disk at ``event.dataset_path``) as ``settings`` say, into
-    the resolved ``output_directory``; publishes :class:`ObjectReceived` and returns
-    the status. The receiver's handler, and C-GET's for the objects it brings back.
-    """
-    s = settings
+    """Store the data set of pynetdicom's EVT_C_STORE ``event`` (on disk already, at
+    ``event.dataset_path``): :func:`store_object` for the receiver's handler, and
+    C-GET's for the objects it brings back."""
     req = event.request
-    sop_class = str(req.AffectedSOPClassUID)
-    sop_instance = str(req.AffectedSOPInstanceUID)
-    transfer_syntax = str(event.context.transfer_syntax)
-    partial = Path(event.dataset_path)
+    received = ReceivedObject(
+        assoc_id=association_id(event.assoc),
+        sop_class=str(req.AffectedSOPClassUID),
+        sop_instance=str(req.AffectedSOPInstanceUID),
+        transfer_syntax=str(event.context.transfer_syntax),
+        partial=Path(event.dataset_path),
+        failure=getattr(getattr(req, "_dataset_file", None), "failure", ""),
+    )
+    return store_object(received, settings, output_directory, bus, side)
+
+
+def store_object(
+    received: ReceivedObject,
+    settings: ReceiverSettings,
+    output_directory: Path,
+    bus: EventBus,
+    side: Side = Side.RECEIVER,
+) -> int:
+    """Store one received data set as ``settings`` say, into the resolved
+    ``output_directory``; publishes :class:`ObjectReceived` and returns the status."""
+    s = settings
+    sop_class = received.sop_class
+    sop_instance = received.sop_instance
+    transfer_syntax = received.transfer_syntax
+    partial = received.partial
     try:
         size = partial.stat().st_size
     except OSError:
         size = 0
-    assoc_id = association_id(event.assoc)
+    assoc_id = received.assoc_id
 
     summary: dict[str, str] = {}
 
@@ -103,7 +136,7 @@ def store_received(
 
     name = object_filename(sop_class, sop_instance)
     filename = name + s.filename_extension
-    failure = getattr(getattr(req, "_dataset_file", None), "failure", "")
+    failure = received.failure
     if failure:  # the disk refused part of it: nothing is kept
         partial.unlink(missing_ok=True)
         return publish(STATUS_OUT_OF_RESOURCES, filename, error=failure)
