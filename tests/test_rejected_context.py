@@ -3,10 +3,10 @@ gdcmscu does: tests/test_interop_gdcm.py), reproduced with raw PDUs.
 
 What should happen: the association is aborted, the log says in one line which
 context the peer used and that it was not accepted, no traceback, and the
-receiver goes on serving. Today a C-STORE with a data set kills pynetdicom's DUL
-thread (KeyError in DIMSEMessage.decode_msg, printed as a traceback) and is logged
-as "Lost <UID> after N bytes: the association ended before the data set was
-complete"; these tests are strict xfails until that is fixed.
+receiver goes on serving. pynetdicom alone lets a C-STORE with a data set kill its
+DUL thread (KeyError in DIMSEMessage.decode_msg, printed as a traceback), which
+was logged as "Lost <UID> after N bytes: the association ended before the data
+set was complete"; our reader drops such a PDU and has the association aborted.
 """
 
 from __future__ import annotations
@@ -87,10 +87,6 @@ def test_the_accepted_context_of_the_same_association_stores(
     assert "Traceback" not in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a C-STORE on a rejected presentation context ends in a traceback (issue 15 interop)",
-)
 def test_a_store_on_a_rejected_context_is_aborted_and_named(
     tmp_path: Path, processes: Processes
 ) -> None:

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynetdicom import evt
 
+from dicomtui.core.dicom.dimse import pdv_items
+
 if TYPE_CHECKING:
     from dicomtui.core.net.fast_receive import FastReceive
 
@@ -77,6 +79,11 @@ class PduReader:
     def __init__(self, assoc: Any, limit: int) -> None:
         #: Takes whole C-STORE requests when set.
         self.fast: FastReceive | None = None
+        #: Told (on this reader's thread) when the peer sent a message on a
+        #: presentation context that was not accepted; it aborts the association.
+        self.on_unaccepted_context: Callable[[int], None] | None = None
+        #: Set once that happened: what the peer sends until the abort is dropped.
+        self.refused = False
         self.assoc = assoc
         self.dul = assoc.dul
         self.holder = assoc.dul.socket
@@ -130,9 +137,48 @@ class PduReader:
                 return
             if self.fast is not None and self.fast.receive():
                 return
+            if self.refuse_unaccepted_context():
+                return
         except OSError as exc:
             self.pending_error = exc
         self.pynetdicom_read_pdu()
+
+    def refuse_unaccepted_context(self) -> bool:
+        """Drop a P-DATA-TF PDU on a presentation context that was not accepted,
+        and have the association aborted; True if it was one (or one came before).
+
+        pynetdicom's DIMSE decoder looks such a context up without checking it
+        and its reader thread dies of the KeyError (a C-STORE with a data set),
+        or the message is served as if it had been accepted (a C-ECHO); the peer
+        would wait for a response, and the log would show a traceback.
+        """
+        if self.on_unaccepted_context is None or self.dul.state_machine.current_state != "Sta6":
+            return False
+        sock = self.holder.socket
+        pdu = self.pending
+        if len(pdu) < HEADER_LENGTH:
+            pdu += _read_at_least(sock, HEADER_LENGTH - len(pdu))
+        self.pending = pdu
+        if len(pdu) < HEADER_LENGTH or pdu[0] != P_DATA_TF:
+            return False
+        length = int.from_bytes(pdu[2:HEADER_LENGTH], "big")
+        if length > min(READ_AT_ONCE, self.limit):
+            return False  # pynetdicom's reader says what is wrong with it
+        if len(pdu) < HEADER_LENGTH + length:
+            pdu += _read_at_least(sock, HEADER_LENGTH + length - len(pdu))
+        self.pending = pdu
+        items = pdv_items(memoryview(pdu)[HEADER_LENGTH:], length)
+        if items is None:
+            return False
+        accepted = self.assoc._accepted_cx
+        unaccepted = next((item[0] for item in items if item[0] not in accepted), None)
+        if unaccepted is None and not self.refused:
+            return False
+        self.pending = pdu[HEADER_LENGTH + length :]
+        if not self.refused and unaccepted is not None:
+            self.refused = True
+            self.on_unaccepted_context(unaccepted)
+        return True
 
     def stream_fragments(self) -> bool:
         """Write PDUs of middle fragments to the file being received while they come.

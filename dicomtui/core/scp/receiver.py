@@ -226,6 +226,7 @@ class Receiver:
             ),
         )
         reader = read_pdus_directly(assoc, pdu_limit(s.max_pdu))
+        reader.on_unaccepted_context = lambda context_id: self._unaccepted(assoc, context_id)
         pace = answer_promptly(assoc, self._association_over)
         if s.fast_path:
             reader.fast = FastReceive(assoc, reader, self, pace.busy)
@@ -306,6 +307,19 @@ class Receiver:
         # The closed spool file stays attached so that pynetdicom keeps dropping
         # the rest of the object into it rather than into memory.
         self._lost(assoc, partial, detach=False)
+        # Called on pynetdicom's reader thread, which the abort has to wait for.
+        threading.Thread(target=assoc.abort, daemon=True).start()
+
+    def _unaccepted(self, assoc: Any, context_id: int) -> None:
+        self.bus.publish(
+            LogMessage(
+                side=Side.RECEIVER,
+                level=Level.ERROR,
+                assoc_id=association_id(assoc),
+                text=f"The peer sent a message on presentation context {context_id}, which"
+                " was not accepted: aborting the association",
+            )
+        )
         # Called on pynetdicom's reader thread, which the abort has to wait for.
         threading.Thread(target=assoc.abort, daemon=True).start()
 
