@@ -9,6 +9,7 @@ import sys
 import threading
 
 from dicomtui import __version__
+from dicomtui.core.config.validation import MAX_SEND_ASSOCIATIONS, parse_count
 from dicomtui.core.scu.send_job import SendJob
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
 from dicomtui.core.stream.bus import EventBus
@@ -46,7 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "-r", "--recurse", action="store_true", help="recursively search the given directory"
     )
-    add_network_options(parser, scp=False)
+    network = add_network_options(parser, scp=False)
+    network.add_argument(
+        "--associations",
+        metavar="[n]umber",
+        default="1",
+        help=(
+            "send over n associations at once, sharing the files (1 to "
+            f"{MAX_SEND_ASSOCIATIONS}, default: 1); for peers that take several in parallel"
+        ),
+    )
     syntax_options = parser.add_argument_group("Transfer Syntax Options")
     group = syntax_options.add_mutually_exclusive_group()
     for flags, value, text in (
@@ -101,13 +111,24 @@ def settings_from_args(args: argparse.Namespace) -> SenderSettings:
         transcode=args.transcode,
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
+        associations=args.associations,
     )
+
+
+def check_associations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        args.associations = parse_count(
+            args.associations, "number of associations", 1, MAX_SEND_ASSOCIATIONS
+        )
+    except ValueError as exc:
+        parser.error(f"--associations: {exc}, not {args.associations or '(empty)'}")
 
 
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    check_associations(parser, args)
 
     bus = EventBus()
     printer = LinePrinter(threshold(args))

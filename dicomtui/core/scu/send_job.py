@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pynetdicom import evt
 
 from dicomtui.core.dicom.files import DicomFile, NotSendable, collect_paths, inspect_file
 from dicomtui.core.dicom.tables import (
@@ -20,12 +22,13 @@ from dicomtui.core.dicom.tables import (
     transfer_syntax_name,
 )
 from dicomtui.core.dicom.transcode import TranscodeError, decompress_file, is_decompressible
-from dicomtui.core.net.observer import AssociationObserver
+from dicomtui.core.net.observer import AssociationObserver, association_id
 from dicomtui.core.net.requestor_reactor import exchange, release
 from dicomtui.core.net.seam import forward_warnings
 from dicomtui.core.net.seam import report as report_seam
 from dicomtui.core.net.setup import configure_pynetdicom
 from dicomtui.core.scu.association import make_ae, request_association
+from dicomtui.core.scu.lanes import Lane, SharedWork, run_lanes, shortfall
 from dicomtui.core.scu.planning import (
     Batch,
     decompressed_target,
@@ -34,11 +37,12 @@ from dicomtui.core.scu.planning import (
     sendable_path,
 )
 from dicomtui.core.scu.settings import SenderSettings
-from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.bus import EventBus, HeldEvents
 from dicomtui.core.stream.events import (
     FileSending,
     FileSent,
     FileSkipped,
+    Level,
     LogMessage,
     SendFinished,
     SendProgress,
@@ -64,7 +68,7 @@ class SendJob:
         self.settings = settings
         self.paths = list(paths)
         self.bus = bus
-        self._observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
+        self._want_pdu_dumps = want_pdu_dumps
         self._cancel = threading.Event()
         self.result: SendFinished | None = None
         self.failed_paths: list[Path] = []
@@ -116,15 +120,21 @@ class SendJob:
                 total_bytes=total_bytes,
             )
         )
-        association_error = ""
-        for batch in plan_batches(files, s):
-            if self._cancel.is_set():
-                break
-            association_error = self._send_batch(batch, tally, len(files), total_bytes, started)
-            if association_error or (s.stop_on_failure and tally.failed):
-                break
+        work = SharedWork(plan_batches(files, s), self._cancel)
+        progress = _Progress(tally, len(files), total_bytes, started)
+        lanes = self._lanes(min(s.associations, len(files)))
+        if len(lanes) == 1:
+            self._drive(lanes[0], work, progress)
+        elif lanes:
+            run_lanes(lanes, lambda lane: self._drive(lane, work, progress), work)
+        association_error = self._association_error(lanes, work)
+        note = shortfall(lanes)
+        if note:
+            self.bus.publish(LogMessage(side=Side.SENDER, level=Level.WARNING, text=note))
 
-        self.failed_paths = tally.failed_paths
+        # In the order given, whichever association carried them.
+        order = {item.path: number for number, item in enumerate(files)}
+        self.failed_paths = sorted(tally.failed_paths, key=lambda path: order.get(path, 0))
         result = SendFinished(
             side=Side.SENDER,
             sent=tally.sent,
@@ -141,56 +151,84 @@ class SendJob:
         self.bus.publish(result)
         return result
 
-    def _send_batch(
-        self, batch: Batch, tally: Tally, total_files: int, total_bytes: int, started: float
-    ) -> str:
-        """Send one batch on its own association; returns an error if the association failed."""
-        s = self.settings
-        ae = make_ae(s)
-        ae.requested_contexts = batch.contexts()
-        assoc, reason = request_association(ae, s, self._observer.handlers(), self.bus)
-        if reason:
-            return reason
+    def _lanes(self, count: int) -> list[Lane]:
+        """One lane publishing straight to the bus; or several, each holding its
+        association's events back until the peer accepts it."""
+        lanes = []
+        for number in range(1, count + 1):
+            bus = self.bus if count == 1 else HeldEvents(self.bus)
+            observer = AssociationObserver(bus, Side.SENDER, self._want_pdu_dumps)
+            lanes.append(Lane(number=number, bus=bus, handlers=observer.handlers()))
+        return lanes
 
+    def _association_error(self, lanes: list[Lane], work: SharedWork) -> str:
+        """Why the send did not carry every file, if an association is to blame."""
+        broke = next((lane.broke for lane in lanes if lane.broke), "")
+        if broke:
+            return broke
+        if work.untaken() == 0:
+            return ""
+        failed = next((lane for lane in lanes if lane.failure), None)
+        if failed is None or (work.stopped and any(lane.established for lane in lanes)):
+            return ""
+        if isinstance(failed.bus, HeldEvents):  # no association was taken: say why
+            failed.bus.let_through()
+        return failed.failure
+
+    def _drive(self, lane: Lane, work: SharedWork, progress: _Progress) -> None:
+        """One lane: an association per batch that still has files, each sending
+        what it takes until the batch is done."""
+        for index, batch in enumerate(work.batches):
+            if not work.has_left(index):
+                continue
+            lane.asking()
+            assoc, reason = self._associate(batch, lane)
+            if not lane.answered(assoc):
+                if lane.hung_up_after is None:
+                    lane.failure = reason or "the association was not established"
+                return
+            lane.broke = self._send_files(
+                assoc, batch, functools.partial(work.take, index), work, progress
+            )
+            lane.idle()
+            if lane.broke:
+                return
+
+    def _associate(self, batch: Batch, lane: Lane) -> tuple[Any, str]:
+        ae = make_ae(self.settings)
+        ae.requested_contexts = batch.contexts()
+        handlers = [*lane.handlers, (evt.EVT_CONN_OPEN, lane.on_conn_open)]
+        return request_association(ae, self.settings, handlers, lane.bus)
+
+    def _send_files(
+        self,
+        assoc: Any,
+        batch: Batch,
+        take: Callable[[], DicomFile | None],
+        work: SharedWork,
+        progress: _Progress,
+    ) -> str:
+        """Send the files ``take`` hands out over one established association,
+        then release it (abort it if cancelled); returns an error if it ended."""
         for sop_class, _syntaxes in batch.keys:
             ensure_storage_class(sop_class)
         # In the order of the contexts: pynetdicom picks the first it can convert to.
         accepted = dict.fromkeys(
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
         )
+        assoc_id = association_id(assoc)
         error = ""
+        message_id = 0
         try:
-            for message_id, item in enumerate(batch.files, start=1):
-                if self._cancel.is_set():
-                    break
+            while (item := take()) is not None:
+                message_id += 1
                 status, problem, broken = self._send_one(assoc, item, message_id, accepted)
-                tally.count(item.path, item.size, status)
-                self.bus.publish(
-                    FileSent(
-                        side=Side.SENDER,
-                        path=str(item.path),
-                        sop_class=item.sop_class,
-                        sop_instance=item.sop_instance,
-                        transfer_syntax=item.transfer_syntax,
-                        size=item.size,
-                        status=status,
-                        error=problem,
-                    )
-                )
-                self.bus.publish(
-                    SendProgress(
-                        side=Side.SENDER,
-                        files_done=tally.done,
-                        files_total=total_files,
-                        bytes_done=tally.bytes_sent,
-                        bytes_total=total_bytes,
-                        elapsed=time.monotonic() - started,
-                    )
-                )
+                progress.count(self.bus, item, status, problem, assoc_id)
                 if broken or not assoc.is_established:
                     error = "the association ended during the transfer"
                     break
-                if s.stop_on_failure and status_category(status) == "Failure":
+                if self.settings.stop_on_failure and status_category(status) == "Failure":
+                    work.stop()
                     break
         finally:
             if assoc.is_established:
@@ -253,3 +291,44 @@ class SendJob:
         if status is None:
             return None, "no response from the peer (DIMSE timeout or association aborted)", True
         return int(status), "", False
+
+
+class _Progress:
+    """What the associations of a send report, counted and published one file at a time."""
+
+    def __init__(self, tally: Tally, total_files: int, total_bytes: int, started: float) -> None:
+        self.tally = tally
+        self.total_files = total_files
+        self.total_bytes = total_bytes
+        self.started = started
+        self._lock = threading.Lock()
+
+    def count(
+        self, bus: EventBus, item: DicomFile, status: int | None, problem: str, assoc_id: int
+    ) -> None:
+        # Under one lock: each file once, and progress that only goes forward.
+        with self._lock:
+            self.tally.count(item.path, item.size, status)
+            bus.publish(
+                FileSent(
+                    side=Side.SENDER,
+                    assoc_id=assoc_id,
+                    path=str(item.path),
+                    sop_class=item.sop_class,
+                    sop_instance=item.sop_instance,
+                    transfer_syntax=item.transfer_syntax,
+                    size=item.size,
+                    status=status,
+                    error=problem,
+                )
+            )
+            bus.publish(
+                SendProgress(
+                    side=Side.SENDER,
+                    files_done=self.tally.done,
+                    files_total=self.total_files,
+                    bytes_done=self.tally.bytes_sent,
+                    bytes_total=self.total_bytes,
+                    elapsed=time.monotonic() - self.started,
+                )
+            )
