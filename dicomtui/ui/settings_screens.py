@@ -347,7 +347,7 @@ class SenderOptionsScreen(SettingsForm):
             ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
             (
                 f"Associations at once (1-{MAX_SEND_ASSOCIATIONS})",
-                Input(str(s.associations), id="associations"),
+                Input(str(s.associations), id="send-associations"),
             ),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
@@ -372,7 +372,7 @@ class SenderOptionsScreen(SettingsForm):
             transcode=bool(self.value("transcode")),
             stop_on_failure=bool(self.value("stop")),
             associations=parse_count(
-                self.value("associations"), "number of associations", 1, MAX_SEND_ASSOCIATIONS
+                self.value("send-associations"), "number of associations", 1, MAX_SEND_ASSOCIATIONS
             ),
             max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size", 0, MAX_PDU_LIMIT),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
