@@ -36,6 +36,8 @@ from pydicom import dcmread
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from test_orthanc import require_orthanc
 
+from dicomtui.core.dicom.tables import STORAGE_SOP_CLASSES
+
 pytestmark = pytest.mark.timeout(120)
 
 SUCCESS = "Received Store Response (Status: 0x0000 - Success)"
@@ -104,6 +106,29 @@ def test_four_associations_into_our_receiver(tmp_path: Path, processes: Processe
     assert len(stored) == 60
     for source in files:
         assert dataset_bytes(stored[sendable(source).sop_instance]) == dataset_bytes(source)
+
+
+def test_files_of_more_than_128_contexts_go_batch_by_batch_over_every_association(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """70 SOP classes, two contexts each: two batches (64 classes, then 6), each
+    shared by three associations; a free one goes on to the next batch by itself
+    (unless that batch was all taken by then)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    classes = sorted(STORAGE_SOP_CLASSES)[:70]
+    files = [make_object(folder / f"{n:03d}.dcm", sop_class=classes[n // 2]) for n in range(140)]
+    inbox = tmp_path / "inbox"
+    port, scp = start_storescp(processes, inbox)
+
+    result = send(port, folder, tmp_path / "report.json", "--associations", "3")
+    log = Processes.stop(scp, signal.SIGINT)
+
+    assert result.returncode == 0, result.stderr
+    assert "140 sent, 0 with warnings, 0 failed, 0 skipped" in result.stderr
+    assert_each_reported_once(tmp_path / "report.json", files)
+    assert 4 <= log.count("I: Accepting Association") <= 6
+    assert len(stored_files(inbox)) == 140
 
 
 def test_a_peer_that_refuses_the_extra_associations_still_gets_everything(

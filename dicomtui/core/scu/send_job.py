@@ -121,6 +121,10 @@ class SendJob:
             )
         )
         work = SharedWork(plan_batches(files, s), self._cancel)
+        # Once, before any association's thread sends: registering is not thread-safe.
+        for batch in work.batches:
+            for sop_class, _syntaxes in batch.keys:
+                ensure_storage_class(sop_class)
         progress = _Progress(tally, len(files), total_bytes, started)
         lanes = self._lanes(min(s.associations, len(files)))
         if len(lanes) == 1:
@@ -210,8 +214,6 @@ class SendJob:
     ) -> str:
         """Send the files ``take`` hands out over one established association,
         then release it (abort it if cancelled); returns an error if it ended."""
-        for sop_class, _syntaxes in batch.keys:
-            ensure_storage_class(sop_class)
         # In the order of the contexts: pynetdicom picks the first it can convert to.
         accepted = dict.fromkeys(
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
