@@ -5,6 +5,10 @@ default) passes, and ``Association.abort()`` does not wake it: it stops the
 DUL, so nothing reaches the queue the request waits on. Closing the socket
 under it does: the DUL reads the end of the connection and hands the waiting
 request an A-P-ABORT, so ``associate()`` returns at once, aborted.
+
+The socket is reached as ``observer.set_tcp_nodelay`` reaches it (public
+attributes, not in ``seam.CHECKED``): if a later pynetdicom moves it, nothing is
+hung up and the request ends at the ACSE timeout as it would by itself.
 """
 
 from __future__ import annotations
