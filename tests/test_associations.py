@@ -183,6 +183,72 @@ def test_dcmtk_storescp_without_fork_takes_one_at_a_time(
         assert notes, result.stderr[-2000:]
 
 
+def test_requests_left_unanswered_past_the_acse_timeout_are_said_once(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """DCMTK's storescp without --fork leaves the extra requests waiting; with
+    -ta 1 they time out while the first association sends: one W: line, no E:."""
+    storescp = require_tool("storescp")
+    files = make_files(tmp_path / "out", 120)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    port = free_port()
+    scp = processes.start([storescp, "-od", str(inbox), str(port)])
+    wait_for_port(port, proc=scp)
+
+    started = time.monotonic()
+    result = run(
+        [
+            *(*DICOMTUI, "storescu", "127.0.0.1", str(port), str(tmp_path / "out")),
+            *("--associations", "4", "-ta", "1", "-ll", "warning"),
+        ],
+        timeout=90,
+    )
+    seconds = time.monotonic() - started
+    Processes.stop(scp)
+
+    assert result.returncode == 0, result.stderr
+    assert len(stored_files(inbox)) == len(files)
+    assert "E:" not in result.stderr, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("W:")]
+    assert len(notes) <= 1, notes
+    if seconds > 3:  # the first association sent for longer than the others could wait
+        assert notes == [
+            "W: The peer took 1 of the 4 associations asked for (no answer to the"
+            " association request within 1 s); the files went over it"
+        ]
+
+
+def test_a_peer_that_is_not_there_is_one_error_as_with_one_association(tmp_path: Path) -> None:
+    make_files(tmp_path / "out", 8)
+    port = free_port()  # nothing listens
+
+    results = [
+        run(
+            [
+                *DICOMTUI,
+                "storescu",
+                "127.0.0.1",
+                str(port),
+                str(tmp_path / "out"),
+                "--associations",
+                n,
+            ],
+            timeout=60,
+        )
+        for n in ("1", "4")
+    ]
+
+    one, four = results
+    assert one.returncode == four.returncode == 1
+    [error] = four.stderr.splitlines()
+    assert error == (
+        f"E: Association request failed: unable to connect to 127.0.0.1:{port} (Connection refused)"
+    )
+    assert four.stderr == one.stderr
+    assert "0 sent, 0 with warnings, 0 failed, 0 skipped, 8 not attempted" in four.stdout
+
+
 @pytest.fixture
 def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
     started = launch_orthanc(require_orthanc(), tmp_path / "orthanc", verbose=True)
