@@ -4,10 +4,13 @@ saved, and a send from the app then goes over that many associations."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from pathlib import Path
 
 from factory import make_object
 from helpers import dataset_bytes, sendable, stored_files
+from test_associations import SlowPeer
 from textual.widgets import Input
 
 from dicomtui.core.config.file import load_config
@@ -67,3 +70,44 @@ def test_f3_sets_the_associations_of_a_send(tmp_path: Path, own_config_file: Pat
     stored = {sendable(p).sop_instance: p for p in stored_files(inbox)}
     for source in sources:
         assert dataset_bytes(stored[sendable(source).sop_instance]) == dataset_bytes(source)
+
+
+def test_f8_cancels_every_association_of_a_send(tmp_path: Path) -> None:
+    browse = tmp_path / "browse"
+    browse.mkdir()
+    for n in range(200):
+        make_object(browse / f"{n:03d}.dcm")
+    peer = SlowPeer()
+
+    async def scenario() -> tuple[int, int, int]:
+        app = make_app(browse, tmp_path / "inbox", dest=("127.0.0.1", peer.port, "SLOW"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.sender_settings = dataclasses.replace(app.sender_settings, associations=4)
+            await select_paths(pilot, app, [browse])
+            await pilot.press("f6")
+            await wait_for(pilot, lambda: app.sender_pane.progress.done >= 20, what="20 sent")
+            await pilot.press("f8")
+            await wait_for(
+                pilot, lambda: app.sender_pane.progress.finished is not None, what="the cancel"
+            )
+            finished = app.sender_pane.progress.finished
+            assert finished is not None and finished.cancelled
+            assert str(app.query_one("#progress-text").render()).startswith(
+                f"Cancelled: {finished.sent} sent"
+            )
+            return finished.sent, finished.failed, finished.not_attempted
+
+    try:
+        sent, failed, not_attempted = asyncio.run(scenario())
+        assert sent + failed + not_attempted == 200
+        assert 20 <= sent < 200
+        assert peer.most_open == 4
+        deadline = time.monotonic() + 5
+        while peer.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert peer.open == 0, "an association was left open"
+        # Nothing reported sent that did not arrive, nothing stored twice.
+        assert sum(peer.stored.values()) == sent
+        assert max(peer.stored.values()) == 1
+    finally:
+        peer.stop()
