@@ -136,6 +136,10 @@ class Lane:
         with self._lock:
             self._set(LaneState.IDLE)
 
+    def done(self) -> None:
+        with self._lock:
+            self._set(LaneState.DONE)
+
     def hang_up_request(self) -> None:
         """End a request still waiting for the peer (or about to be made)."""
         with self._lock:
@@ -160,8 +164,7 @@ def run_lanes(lanes: list[Lane], drive: Callable[[Lane], None], work: SharedWork
         try:
             drive(lane)
         finally:
-            with lane._lock:
-                lane._set(LaneState.DONE)
+            lane.done()
 
     threads = [
         threading.Thread(target=run, args=(lane,), name=f"storescu-{lane.number}", daemon=True)
