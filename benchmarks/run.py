@@ -1,6 +1,7 @@
 """Speed and memory of dicomtui against DCMTK and pynetdicom, measured in one run.
 
     python benchmarks/run.py [--quick] [--runs 3] [--only tiny,small,large]
+    python benchmarks/run.py --associations 4    # into Orthanc over 1 and 4 associations
 
 Makes its corpora once (benchmarks/out/corpus), then for each corpus times whole
 processes over 127.0.0.1:
@@ -43,6 +44,9 @@ from corpus import LARGE, SMALL, TINY, Corpus, build, total_bytes  # noqa: E402
 
 PY = sys.executable
 NODELAY = {**os.environ, "TCP_NODELAY": "1"}
+#: Our headless commands print where their time went (core/stream/stage_counters.py).
+STAGES = {**os.environ, "DICOMTUI_STAGES": "1"}
+STAGES_FILE = OUT / "stages.txt"
 
 
 def native(name: str) -> str:
@@ -131,19 +135,17 @@ def serving(
     command: list[str], env: dict[str, str], port: int
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A process that listens on ``port``, ended by its id afterwards."""
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port)
-        time.sleep(SETTLE_SECONDS)
-        yield proc
-    finally:
-        stop(proc)
+    OUT.mkdir(exist_ok=True)
+    with STAGES_FILE.open("wb") as stderr:
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
+        try:
+            wait_port(port)
+            time.sleep(SETTLE_SECONDS)
+            yield proc
+        finally:
+            stop(proc)
 
 
 def dcmsend(port: int, folder: Path, *options: str) -> None:
@@ -171,7 +173,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def receiver_command(name: str, port: int, inbox: Path) -> tuple[list[str], dict[str, str]]:
     if name == "dicomtui storescp":
-        return [PY, "-m", "dicomtui", "storescp", str(port), "-od", str(inbox)], dict(os.environ)
+        return [PY, "-m", "dicomtui", "storescp", str(port), "-od", str(inbox)], dict(STAGES)
     if name == "dicomtui TUI":
         return [PY, str(HERE / "tui_driver.py"), "receive", str(port), str(inbox)], dict(os.environ)
     if name == "pynetdicom storescp":
@@ -215,9 +217,7 @@ def receive_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
 
 def send_command(name: str, port: int, folder: Path) -> tuple[list[str], dict[str, str]]:
     if name == "dicomtui storescu":
-        return [PY, "-m", "dicomtui", "storescu", "127.0.0.1", str(port), str(folder)], dict(
-            os.environ
-        )
+        return [PY, "-m", "dicomtui", "storescu", "127.0.0.1", str(port), str(folder)], dict(STAGES)
     if name == "dicomtui TUI":
         return [PY, str(HERE / "tui_driver.py"), "send", str(port), str(folder)], dict(os.environ)
     if name == "pynetdicom storescu":
@@ -242,6 +242,7 @@ def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
         peak = rss.stop()
         if proc.returncode != 0:
             raise RuntimeError(f"{name} failed ({proc.returncode}): {err.decode()[-2000:]}")
+        STAGES_FILE.write_bytes(err)
         if name == "dicomtui TUI":
             # The driver prints the send's own duration: the app's start-up is not sending.
             seconds = float(out.decode().split()[-1])
@@ -252,6 +253,18 @@ def send_once(name: str, folder: Path, work: Path) -> tuple[float, int]:
 
 
 # --- reporting ---------------------------------------------------------------------------
+
+
+def stages_per_object(count: int) -> list[str]:
+    """The last run's stage counters (ours only), as microseconds per object."""
+    lines = []
+    text = STAGES_FILE.read_text(errors="replace") if STAGES_FILE.exists() else ""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[0] == "stage":
+            seconds = float(parts[-2])
+            lines.append(f"{parts[1]} {seconds / count * 1e6:.0f} us/object")
+    return lines
 
 
 def rate(corpus: Corpus, folder: Path, seconds: float) -> tuple[float, float]:
@@ -274,6 +287,7 @@ def measure(
             if kind == "receive" and name == "dicomtui TUI" and LATENCY_FILE.exists():
                 latencies += json.loads(LATENCY_FILE.read_text())
         results[name] = result
+        stages = stages_per_object(corpus.count) if name.startswith("dicomtui ") else []
         objs, mbs = rate(corpus, folder, result.median)
         keys = ""
         if latencies:
@@ -289,7 +303,77 @@ def measure(
             f"  peak RSS {max(result.rss) / 1e6:6.0f} MB{keys}",
             flush=True,
         )
+        if stages:
+            print("      where the time went: " + ", ".join(stages), flush=True)
+        if kind == "send":
+            startup = statistics.median(
+                send_once(name, one_object(folder), work)[0] for _ in range(runs)
+            )
+            result.extra["startup_s"] = startup
+            net_objs = (corpus.count - 1) / max(result.median - startup, 1e-6)
+            result.extra["objs_without_startup"] = net_objs
+            print(
+                f"  {'':8} {'':>12}  {'':22} {net_objs:8.1f} obj/s without its start-up"
+                f" ({startup:.3f} s to send one object)",
+                flush=True,
+            )
     return results
+
+
+def one_object(folder: Path) -> Path:
+    """A folder with the corpus's first object: a sender's start-up, association and exit."""
+    one = OUT / "corpus" / f"{folder.name}-one"
+    if not one.is_dir():
+        one.mkdir(parents=True)
+        first = sorted(folder.iterdir())[0]
+        shutil.copy(first, one / first.name)
+    return one
+
+
+def associations(count: int, runs: int, most: int) -> None:
+    """Our storescu into Orthanc (which takes associations in parallel) with one and
+    with ``most`` associations, and dcmsend beside them; each a median of ``runs``."""
+    from reliability import Receiver
+
+    corpus = Corpus(f"tiny-{count}", count, TINY.rows, TINY.columns, TINY.frames)
+    folder = build(corpus, OUT / "corpus")
+    orthanc = Receiver("Orthanc", "orthanc", called_ae="ORTHANC")
+    orthanc.start()
+    print(f"Into Orthanc, {corpus.label}:", flush=True)
+    try:
+        rates: dict[str, float] = {}
+        for label, command in (
+            ("DCMTK dcmsend", [native("dcmsend"), "-aec", "ORTHANC", "+sd"]),
+            (
+                "dicomtui storescu, 1 association",
+                [PY, "-m", "dicomtui", "storescu", "-aec", "ORTHANC"],
+            ),
+            (
+                f"dicomtui storescu, {most} associations",
+                [PY, "-m", "dicomtui", "storescu", "-aec", "ORTHANC", "--associations", str(most)],
+            ),
+        ):
+            seconds = []
+            for _ in range(runs):
+                orthanc.empty()
+                started = time.monotonic()
+                subprocess.run(
+                    [*command, "127.0.0.1", str(orthanc.port), str(folder)],
+                    env=NODELAY,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=600,
+                )
+                seconds.append(time.monotonic() - started)
+                if orthanc.arrived() != count:
+                    raise RuntimeError(f"{label}: Orthanc has {orthanc.arrived()} of {count}")
+            rates[label] = count / statistics.median(seconds)
+            print(f"  {label:36} {rates[label]:8.1f} obj/s", flush=True)
+        one, many = list(rates.values())[1:]
+        print(f"  {most} associations / 1: {many / one:.2f}x", flush=True)
+    finally:
+        orthanc.stop()
 
 
 def soak(rounds: int) -> None:
@@ -330,9 +414,18 @@ def main() -> None:
     parser.add_argument(
         "--soak", type=int, metavar="ROUNDS", help="only the memory soak: ROUNDS x 1,000 objects"
     )
+    parser.add_argument(
+        "--associations",
+        type=int,
+        metavar="N",
+        help="only: 300 tiny objects into Orthanc over 1 and over N associations",
+    )
     args = parser.parse_args()
     if args.soak:
         soak(args.soak)
+        return
+    if args.associations:
+        associations(300, args.runs, args.associations)
         return
     corpora = [c for c in (TINY, SMALL, LARGE) if c.name in args.only.split(",")]
     receivers = chosen("BENCH_RECEIVERS", RECEIVERS)
@@ -396,6 +489,14 @@ def main() -> None:
                     if p != mine
                 )
                 print(f"  {kind:8} {corpus_name:12} {mine:22} {ratios}")
+                if kind == "send":
+                    net = results[mine].extra["objs_without_startup"]
+                    ratios = ", ".join(
+                        f"{net / results[p].extra['objs_without_startup']:.2f}x {p}"
+                        for p in peers
+                        if p != mine
+                    )
+                    print(f"  {'':8} {'':12} {'(without start-up)':22} {ratios}")
     OUT.mkdir(exist_ok=True)
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))

@@ -48,8 +48,6 @@ def app_for(port: int, inbox: Path, browse: Path, receive: bool) -> DicomTuiApp:
 async def receive(port: int, inbox: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
     app = app_for(port, inbox, inbox.parent, receive=True)
     latencies: list[float] = []
     handled = asyncio.Event()
@@ -62,6 +60,10 @@ async def receive(port: int, inbox: Path) -> None:
 
     app.action_toggle_follow = timed_action  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
+        # After the app's start: it installs its own (quit as Ctrl+Q does), which
+        # would leave this loop waiting for ever.
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
         app.log_pane.level = Level.INFO
         screen = app.screen
         paint = screen._compositor_refresh

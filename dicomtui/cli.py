@@ -14,10 +14,20 @@ def main(argv: list[str] | None = None) -> int:
             return _headless(args[0], args[1:])
         except KeyboardInterrupt:  # before a command's own handlers, or in echo
             return 130
+        finally:
+            _print_stages()
 
     from dicomtui.ui.launch import main as tui_main
 
     return tui_main(args)
+
+
+def _print_stages() -> None:
+    """Where the fast paths' time went, for benchmarks/run.py (``DICOMTUI_STAGES=1``)."""
+    from dicomtui.core.stream import stage_counters
+
+    if stage_counters.ENABLED and stage_counters.snapshot():
+        print(stage_counters.report(), file=sys.stderr)
 
 
 def _headless(command: str, rest: list[str]) -> int:

@@ -12,7 +12,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     UID,
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    RLELossless,
     generate_uid,
 )
 
@@ -95,3 +99,21 @@ def copy_ct(path: Path, sop_instance: str | None = None) -> Path:
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def interop_corpus(folder: Path) -> list[Path]:
+    """Objects of several SOP classes and transfer syntaxes for another
+    implementation to send or receive: CT_small (explicit VR little endian, with
+    private elements), MR in implicit VR, secondary captures in explicit VR little
+    and big endian and RLE, a CT in JPEG 2000 (frames as they are, never decoded),
+    and a 200 KB image whose data set spans many PDUs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        copy_ct(folder / "ct.dcm"),
+        make_object(folder / "mr-implicit.dcm", MR_IMAGE, ImplicitVRLittleEndian, bits=16),
+        make_object(folder / "sc-explicit.dcm"),
+        make_object(folder / "sc-big.dcm", transfer_syntax=ExplicitVRBigEndian, bits=16),
+        make_object(folder / "sc-rle.dcm", transfer_syntax=RLELossless),
+        make_object(folder / "ct-j2k.dcm", CT_IMAGE, JPEG2000Lossless, bits=16, modality="CT"),
+        make_object(folder / "sc-large.dcm", rows=320, columns=320, bits=16),
+    ]

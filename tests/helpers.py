@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -65,14 +66,19 @@ def _native_tool(name: str) -> str | None:
     return None
 
 
-def require_tool(name: str) -> str:
-    """DCMTK's ``name``, by absolute path; skips when missing, unless CI says the
-    peers must be there."""
+def missing_peer(name: str, install: str) -> NoReturn:
+    """Skip the test for want of a peer, or fail it when CI says the peers must be there."""
+    if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
+        pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
+    pytest.skip(f"{name} is not installed ({install})")
+
+
+def require_tool(name: str, package: str = "dcmtk") -> str:
+    """A peer's compiled program ``name`` (DCMTK's unless ``package`` says), by
+    absolute path; skips when missing, unless CI says the peers must be there."""
     path = _native_tool(name)
     if path is None:
-        if os.environ.get("DICOMTUI_REQUIRE_PEERS"):
-            pytest.fail(f"{name} is required (DICOMTUI_REQUIRE_PEERS is set) but not installed")
-        pytest.skip(f"{name} is not installed (apt-get install dcmtk)")
+        missing_peer(name, f"apt-get install {package}")
     return path
 
 
@@ -183,3 +189,46 @@ def sendable(path: Path) -> DicomFile:
     found = inspect_file(path)
     assert isinstance(found, DicomFile), found
     return found
+
+
+class PDataSizes:
+    """A relay on loopback for one connection, between a peer and our receiver,
+    that notes the length of every P-DATA-TF PDU the peer sends."""
+
+    def __init__(self, target_port: int) -> None:
+        self.lengths: list[int] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(15)
+        self.port = int(self.server.getsockname()[1])
+        self.target_port = target_port
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+        self.thread.start()
+
+    def _relay(self) -> None:
+        with contextlib.suppress(OSError):
+            peer, _ = self.server.accept()
+            ours = socket.create_connection(("127.0.0.1", self.target_port), timeout=15)
+            back = threading.Thread(target=self._pump, args=(ours, peer, False), daemon=True)
+            back.start()
+            self._pump(peer, ours, True)
+            back.join(15)
+
+    def _pump(self, source: socket.socket, sink: socket.socket, note: bool) -> None:
+        pending = b""
+        with contextlib.suppress(OSError):
+            source.settimeout(15)
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+                pending += chunk
+                while note and len(pending) >= 6:
+                    pdu_type, length = pending[0], int.from_bytes(pending[2:6], "big")
+                    if len(pending) < 6 + length:
+                        break
+                    if pdu_type == 0x04:
+                        self.lengths.append(length)
+                    pending = pending[6 + length :]
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.thread.join(15)
+        self.server.close()

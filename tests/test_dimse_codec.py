@@ -140,7 +140,9 @@ def test_a_response_decodes_to_what_pynetdicom_reads(response: StoreResponse) ->
 @given(
     requests,
     st.binary(min_size=0, max_size=3000),
-    st.sampled_from([0, 7, 8, 64, 100, 1000, 16384]),
+    # Even maximums: at odd ones pynetdicom cuts odd fragments, which PS3.8 E.1
+    # does not allow (tests/test_fragment_parity.py).
+    st.sampled_from([0, 8, 64, 100, 1000, 16384]),
     st.integers(1, 255).filter(lambda n: n % 2 == 1),
 )
 def test_pdus_are_the_ones_pynetdicom_sends(

@@ -77,6 +77,13 @@ def test_items_covered_by_a_patient_or_study_are_not_retrieved_twice() -> None:
     other = RetrieveItem(Level.SERIES, "P2", "2.1", "2.1.1")
     assert without_covered([series, study, other, study]) == [study, other]
     assert without_covered([series, patient, other]) == [patient, other]
+    image = RetrieveItem(Level.IMAGE, "P1", "1.1", "1.1.1", sop_instance_uid="1.1.1.7")
+    lone = RetrieveItem(Level.IMAGE, "P2", "2.2", "2.2.2", sop_instance_uid="2.2.2.1")
+    assert without_covered([image, series, lone]) == [series, lone]
+    assert without_covered([image, study]) == [study]
+    model, ds = image.request()
+    assert model is Model.STUDY and ds.QueryRetrieveLevel == "IMAGE"
+    assert (ds.SeriesInstanceUID, ds.SOPInstanceUID) == ("1.1.1", "1.1.1.7")
     model, ds = series.request()
     assert model is Model.STUDY and ds.SeriesInstanceUID == "1.1.1"
     model, ds = patient.request()

@@ -115,3 +115,22 @@ def test_the_app_quits_cleanly_on_sigterm(
     assert b"Traceback" not in screen
     with socket.create_server(("127.0.0.1", port)):
         pass  # the port is free again
+
+
+def test_signals_sent_together_are_one_request_and_a_later_one_is_a_second() -> None:
+    from dicomtui.headless.stop_signals import BURST, StopSignals
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signals = StopSignals()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+            os.kill(os.getpid(), sig)
+        time.sleep(0.01)  # handlers run in the main thread, at the next bytecode
+        assert signals.count == 1
+        time.sleep(BURST)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        assert signals.count == 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dicomtui import __version__
-from dicomtui.core.scu.echo import echo
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level
-from dicomtui.core.stream.log_format import format_event
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -18,7 +15,6 @@ from dicomtui.headless.options import (
     sender_tls_usable,
     threshold,
 )
-from dicomtui.headless.printer import LinePrinter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +36,14 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    leave_out_pixel_packages()  # a C-ECHO carries no data set
+    # The engine, once the arguments are known to be usable (see options.py).
+    from dicomtui.core.scu.echo import echo
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level
+    from dicomtui.core.stream.log_format import format_event
+    from dicomtui.headless.printer import LinePrinter
+
     bus = EventBus()
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydicom.dataset import Dataset
-
-from dicomtui.core.qr.find import FindJob
-from dicomtui.core.qr.models import Operation, model_uid
-from dicomtui.core.qr.operation import identifier_values
-from dicomtui.core.stream.events import Level
 from dicomtui.headless.options import network_from_args
 from dicomtui.headless.qr_options import (
     add_find_negotiation,
@@ -23,12 +18,17 @@ from dicomtui.headless.qr_options import (
     write_matches,
 )
 
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
 #: Left out of the table of results: the same in every row.
 _NOT_IN_TABLE = {"SpecificCharacterSet", "QueryRetrieveLevel", "RetrieveAETitle"}
 
 
 def results_table(matches: list[Dataset]) -> list[str]:
     """The matches as a plain table, one row each, columns as the peer sent them."""
+    from dicomtui.core.qr.operation import identifier_values
+
     rows = [dict(identifier_values(m)) for m in matches]
     columns: dict[str, None] = {}
     for row in rows:
@@ -61,6 +61,11 @@ def main(argv: list[str]) -> int:
         help="write the responses to file as rsp000001.dcm, rsp000002.dcm, ...",
     )
     args = parse(parser, argv)
+    # The engine, once the arguments are known to be usable (see options.py).
+    from dicomtui.core.qr.find import FindJob
+    from dicomtui.core.qr.models import Operation, model_uid
+    from dicomtui.core.stream.events import Level
+
     query = query_from_args(parser, args)
     bus, printer = printer_for(args, "findscu")
     job = FindJob(

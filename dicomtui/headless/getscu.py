@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dicomtui.core.qr.get import GetJob
-from dicomtui.core.scp.settings import ReceiverSettings
-from dicomtui.core.stream.log_format import retrieve_summary
 from dicomtui.headless.options import network_from_args
 from dicomtui.headless.qr_options import (
     add_retrieve_negotiation,
@@ -39,6 +36,11 @@ def main(argv: list[str]) -> int:
     )
     out.add_argument("--ignore", action="store_true", help="receive data but don't store it")
     args = parse(parser, argv)
+    # The engine, once the arguments are known to be usable (see options.py).
+    from dicomtui.core.qr.get import GetJob
+    from dicomtui.core.scp.settings import ReceiverSettings
+    from dicomtui.core.stream.log_format import retrieve_summary
+
     query = query_from_args(parser, args)
     bus, printer = printer_for(args, "getscu")
     job = GetJob(

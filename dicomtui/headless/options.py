@@ -1,4 +1,9 @@
-"""Command-line options shared by the headless commands, as the manuals spell them."""
+"""Command-line options shared by the headless commands, as the manuals spell them.
+
+Building a parser and checking its arguments must not load the engine (pynetdicom,
+pydicom and numpy take most of a second): ``--help`` and usage errors answer at
+once, and the functions used after parsing import what they need.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,25 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dicomtui.core.config.validation import check_port, parse_ae_title
-from dicomtui.core.scu.association import client_tls_context
-from dicomtui.core.scu.settings import SenderSettings
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level
-from dicomtui.core.stream.report import TransferReport, write_report
-from dicomtui.core.tls import TlsFileError
+
+if TYPE_CHECKING:
+    from dicomtui.core.scu.settings import SenderSettings
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level
 
 DEFAULT_MAX_PDU = 16382
 
+#: -ll's choices, and the name of the Level each stands for.
 _LEVELS = {
-    "critical": Level.CRITICAL,
-    "error": Level.ERROR,
-    "warning": Level.WARNING,
-    "warn": Level.WARNING,
-    "info": Level.INFO,
-    "debug": Level.DEBUG,
+    "critical": "CRITICAL",
+    "error": "ERROR",
+    "warning": "WARNING",
+    "warn": "WARNING",
+    "info": "INFO",
+    "debug": "DEBUG",
 }
 
 
@@ -66,10 +72,12 @@ def add_general_options(parser: argparse.ArgumentParser) -> None:
 
 def threshold(args: argparse.Namespace) -> Level | None:
     """The lowest level to print, or None for quiet mode (errors only by default)."""
+    from dicomtui.core.stream.events import Level
+
     if args.log_type == "q":
         return None
     if args.log_level:
-        return _LEVELS[args.log_level]
+        return Level[_LEVELS[args.log_level]]
     return {"v": Level.INFO, "d": Level.DEBUG}.get(args.log_type, Level.ERROR)
 
 
@@ -198,6 +206,9 @@ def add_tls_options(parser: argparse.ArgumentParser, *, scp: bool) -> None:
 def sender_tls_usable(settings: SenderSettings, quiet: bool) -> bool:
     """Whether the sender's certificate, key and CA files can be used; if not, says
     which and why in one line, before anything is sent."""
+    from dicomtui.core.scu.association import client_tls_context
+    from dicomtui.core.tls import TlsFileError
+
     try:
         client_tls_context(settings)
     except TlsFileError as exc:
@@ -225,6 +236,9 @@ def report_writer(
 ) -> Callable[[], bool]:
     """Subscribe a report to ``bus`` if ``--report`` was given; the result writes it
     (False if it could not). A folder that cannot take the report fails at once."""
+    from dicomtui.core.stream.events import Level
+    from dicomtui.core.stream.report import TransferReport, write_report
+
     if not args.report:
         return lambda: True
     path = Path(args.report).expanduser()
@@ -253,6 +267,8 @@ def report_writer(
 
 def network_from_args(args: argparse.Namespace) -> SenderSettings:
     """The peer, titles, timeouts, PDU size, bind address and TLS every SCU takes."""
+    from dicomtui.core.scu.settings import SenderSettings
+
     return SenderSettings(
         host=args.addr,
         port=args.port,

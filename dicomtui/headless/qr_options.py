@@ -9,16 +9,11 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomtui import __version__
-from dicomtui.core.qr.models import Model
-from dicomtui.core.qr.negotiation import ExtendedOptions
-from dicomtui.core.qr.query import DEFAULT_CHARACTER_SET, QueryError, build_query
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level, LogMessage, Side
+from dicomtui.core.qr.models import DEFAULT_CHARACTER_SET, Model
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -27,8 +22,14 @@ from dicomtui.headless.options import (
     optional_path,
     threshold,
 )
-from dicomtui.headless.printer import LinePrinter
 from dicomtui.headless.stop_signals import POLL, StopSignals
+
+if TYPE_CHECKING:  # the parsers load no engine (see options.py); these come after parsing
+    from pydicom.dataset import Dataset
+
+    from dicomtui.core.qr.negotiation import ExtendedOptions
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.headless.printer import LinePrinter
 
 
 def build_parser(
@@ -117,6 +118,8 @@ def add_retrieve_negotiation(parser: argparse.ArgumentParser) -> None:
 
 
 def extended_options(args: argparse.Namespace) -> ExtendedOptions:
+    from dicomtui.core.qr.negotiation import ExtendedOptions
+
     return ExtendedOptions(
         relational=bool(
             getattr(args, "relational_query", False) or getattr(args, "relational_retrieval", False)
@@ -135,10 +138,14 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         parser.error(f"port must be between 1 and 65535, not {args.port}")
     if not args.file and not args.keyword:
         parser.error("-f and/or -k must be specified")
+    # Queries, identifiers and retrieved objects are never decoded to pixels.
+    leave_out_pixel_packages()
     return args
 
 
 def query_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Dataset:
+    from dicomtui.core.qr.query import QueryError, build_query
+
     try:
         return build_query(args.keyword, optional_path(args.file), args.charset)
     except QueryError as exc:
@@ -146,6 +153,10 @@ def query_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 
 def printer_for(args: argparse.Namespace, prog: str) -> tuple[EventBus, LinePrinter]:
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level, LogMessage, Side
+    from dicomtui.headless.printer import LinePrinter
+
     bus = EventBus()
     printer = LinePrinter(threshold(args))
     bus.subscribe(printer)
@@ -187,6 +198,8 @@ def run_cancellable(job: Cancellable, printer: LinePrinter) -> Any:
 
 def summary_wanted(printer: LinePrinter) -> bool:
     """The verbose levels printed the summary already, from the event."""
+    from dicomtui.core.stream.events import Level
+
     return printer.threshold is not None and printer.threshold > Level.INFO
 
 

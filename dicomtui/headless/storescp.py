@@ -10,12 +10,9 @@ from pathlib import Path
 
 from dicomtui import __version__
 from dicomtui.core.config.validation import check_ae_title
-from dicomtui.core.scp.admission import parse_networks
-from dicomtui.core.scp.receiver import Receiver
 from dicomtui.core.scp.settings import PreferredSyntax, ReceiverSettings
 from dicomtui.core.scp.storage import DuplicatePolicy, StorageLayout, check_extension
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level, LogMessage, Side
+from dicomtui.headless.lean_imports import leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -27,7 +24,6 @@ from dicomtui.headless.options import (
     report_writer,
     threshold,
 )
-from dicomtui.headless.printer import LinePrinter
 from dicomtui.headless.stop_signals import POLL, StopSignals
 
 
@@ -202,6 +198,14 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args, listening=True)
+    leave_out_pixel_packages()  # objects are stored as they come, never decoded
+    # The engine, once the options are parsed (see options.py).
+    from dicomtui.core.scp.admission import parse_networks
+    from dicomtui.core.scp.receiver import Receiver
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level, LogMessage, Side
+    from dicomtui.headless.printer import LinePrinter
+
     args.allow_calling = [
         checked(parser, "--allow-calling", check_ae_title, title, "allowed calling AE title")
         for title in args.allow_calling

@@ -10,11 +10,8 @@ import threading
 
 from dicomtui import __version__
 from dicomtui.core.config.validation import MAX_SEND_ASSOCIATIONS, parse_count
-from dicomtui.core.scu.send_job import SendJob
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
-from dicomtui.core.stream.bus import EventBus
-from dicomtui.core.stream.events import Level, LogMessage, Side
-from dicomtui.core.stream.log_format import send_summary
+from dicomtui.headless.lean_imports import decodes_no_pixels, leave_out_pixel_packages
 from dicomtui.headless.options import (
     add_general_options,
     add_network_options,
@@ -26,7 +23,6 @@ from dicomtui.headless.options import (
     sender_tls_usable,
     threshold,
 )
-from dicomtui.headless.printer import LinePrinter
 from dicomtui.headless.stop_signals import POLL, StopSignals
 
 
@@ -129,6 +125,14 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     check_common(parser, args)
     check_associations(parser, args)
+    if not args.transcode or decodes_no_pixels(args.path, args.recurse):
+        leave_out_pixel_packages()
+    # The engine, once the arguments are known to be usable (see options.py).
+    from dicomtui.core.scu.send_job import SendJob
+    from dicomtui.core.stream.bus import EventBus
+    from dicomtui.core.stream.events import Level, LogMessage, Side
+    from dicomtui.core.stream.log_format import send_summary
+    from dicomtui.headless.printer import LinePrinter
 
     bus = EventBus()
     printer = LinePrinter(threshold(args))

@@ -372,6 +372,7 @@ class DicomTuiApp(App[None]):
                 WorkerState.CANCELLED,
             ):
                 self.sender_pane.set_sending(False)
+                self._send_over_while_asked()
             return
         error = worker.error
         if worker.group == "receiver":
@@ -383,6 +384,7 @@ class DicomTuiApp(App[None]):
             return
         if worker.group == "send":
             self.sender_pane.set_sending(False)
+            self._send_over_while_asked()
             self.notify(f"Sending stopped: {error}", severity="error", timeout=10)
         else:
             self.notify(f"{worker.name or worker.group}: {error}", severity="error")
@@ -638,12 +640,14 @@ class DicomTuiApp(App[None]):
         self.notify(f"Saved {count} lines to {path}")
 
     def action_inspect(self) -> None:
-        """Inspect the received object under the cursor when that table has the focus,
-        else the file under the browser's cursor."""
+        """Inspect the received object under the cursor when the focus is in the
+        receiver's pane, else the file under the browser's cursor."""
         if isinstance(self.screen, InspectScreen):
             return
         focused = self.focused
-        if focused is not None and focused.id == "received":
+        if focused is not None and (
+            focused is self.receiver_pane or self.receiver_pane in focused.ancestors
+        ):
             path = self.receiver_pane.received_path()
             if path is None:
                 self.notify("That object was not stored: there is no file to inspect")
@@ -693,15 +697,30 @@ class DicomTuiApp(App[None]):
                 await self.quit_now()
 
         p = self.sender_pane.progress
-        self.push_screen(
-            ConfirmScreen(
-                f"A send is running ({p.done} of {p.total_files} objects done). Quit and"
-                " abort it? The objects not sent yet are not sent.",
-                yes="Quit",
-                no="Keep sending",
-            ),
-            answered,
+        self._quit_question = ConfirmScreen(
+            f"A send is running ({p.done} of {p.total_files} objects done). Quit and"
+            " abort it? The objects not sent yet are not sent.",
+            yes="Quit",
+            no="Keep sending",
         )
+        self.push_screen(self._quit_question, answered)
+
+    _quit_question: ConfirmScreen | None = None
+
+    def _send_over_while_asked(self) -> None:
+        """The send ended while Ctrl+Q's question about it is open: say so there."""
+        question = self._quit_question
+        if question is None or question not in self.screen_stack:
+            return
+        # The job's own result: the pane may not have drawn its last events yet.
+        result = self.send_job.result if self.send_job is not None else None
+        if result is None:
+            text = "The send has ended. Quit?"
+        else:
+            done = result.sent + result.warned
+            outcome = f"{done} sent" + (f", {result.failed} failed" if result.failed else "")
+            text = f"The send has ended ({outcome}). Quit?"
+        question.ask(text, no="Stay")
 
     async def quit_now(self) -> None:
         """Stop sending and receiving cleanly, then quit."""

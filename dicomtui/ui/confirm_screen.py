@@ -60,6 +60,12 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#no").focus()
 
+    def ask(self, question: str, no: str) -> None:
+        """Change the question while it is open: what it asked about has changed."""
+        self.question, self.no = question, no
+        self.query_one("#confirm-question", Static).update(question)
+        self.query_one("#no", Button).label = f"{no} (n)"
+
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
 

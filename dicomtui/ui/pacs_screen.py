@@ -1,8 +1,9 @@
 """The PACS browser: find studies on a node of the address book and bring them here.
 
 A search is one C-FIND at study level (see :mod:`dicomtui.core.qr.browse`); the
-matches are shown as patients → studies, and a study's series are asked for when
-it is opened. Space marks patients, studies or series; F6 retrieves what is marked
+matches are shown as patients → studies, and a study's series (a series'
+instances) are asked for when it is opened. Space marks patients, studies, series or
+instances; F6 retrieves what is marked
 (or the line under the cursor) by C-MOVE to our receiver or by C-GET, as the node
 says; F8 cancels with C-CANCEL. Every query and retrieve runs on a thread worker
 and on the app's bus, so the log pane shows its requests and responses, and the
@@ -31,9 +32,11 @@ from textual.widgets.tree import TreeNode, UnknownNodeID
 from textual.worker import Worker, WorkerState
 
 from dicomtui.core.config.schema import Node, RetrieveMethod
+from dicomtui.core.dicom.tables import sop_class_name
 from dicomtui.core.qr.browse import (
     BatchResult,
     BatchRetrieve,
+    InstanceRow,
     Level,
     PatientRow,
     RetrieveItem,
@@ -42,7 +45,9 @@ from dicomtui.core.qr.browse import (
     SeriesRow,
     StudyRow,
     by_patient,
+    instance_query,
     series_query,
+    sort_instances,
     sort_series,
 )
 from dicomtui.core.qr.find import FindJob
@@ -100,8 +105,9 @@ class Entry:
     patient: PatientRow
     study: StudyRow | None = None
     series: SeriesRow | None = None
+    instance: InstanceRow | None = None
     marked: bool = False
-    #: A study's series: asked for (loading), or there.
+    #: A study's series, or a series' instances: asked for (loading), or there.
     loading: bool = False
     loaded: bool = False
 
@@ -120,6 +126,18 @@ class Entry:
             label = self.study.description or _date(self.study.date) or "study"
             return [RetrieveItem(Level.STUDY, p.patient_id, self.study.study_uid, label=label)]
         assert self.series is not None
+        if self.level is Level.IMAGE and self.instance is not None:
+            i = self.instance
+            return [
+                RetrieveItem(
+                    Level.IMAGE,
+                    p.patient_id,
+                    i.study_uid,
+                    i.series_uid,
+                    label=f"instance {i.number}".strip(),
+                    sop_instance_uid=i.sop_instance_uid,
+                )
+            ]
         label = f"series {self.series.number} {self.series.modality}".strip()
         return [
             RetrieveItem(
@@ -155,6 +173,12 @@ class Entry:
                 f" {_count(s.instances, 'instance')}",
                 style="dim",
             )
+        elif self.level is Level.IMAGE and self.instance is not None:
+            i = self.instance
+            if i.number:
+                text.append(f"#{i.number} ", style="bold")
+            text.append(sop_class_name(i.sop_class_uid) if i.sop_class_uid else "(no SOP class)")
+            text.append(f"  {i.sop_instance_uid}", style="dim")
         elif self.series is not None:
             r = self.series
             number = f"#{r.number} " if r.number else ""
@@ -453,41 +477,56 @@ class PacsScreen(Screen[None]):
         if studies:
             tree.focus()
 
-    # --- a study's series ------------------------------------------------------------------
+    # --- a study's series, a series' instances ----------------------------------------
 
     @on(Tree.NodeExpanded)
     def _expanded(self, event: Tree.NodeExpanded[Entry]) -> None:
         entry = event.node.data
-        if entry is None or entry.level is not Level.STUDY or entry.loaded or entry.loading:
+        if entry is None or entry.loaded or entry.loading or entry.study is None:
             return
         node = self.current_node()
-        if node is None or entry.study is None:
+        if node is None:
+            return
+        study_uid = entry.study.study_uid
+        if entry.level is Level.STUDY:
+            kind, query = "series", series_query(study_uid)
+        elif entry.level is Level.SERIES and entry.series is not None:
+            series_uid = entry.series.series_uid
+            kind, query = "instances", instance_query(study_uid, series_uid)
+        else:
             return
         entry.loading = True
         event.node.remove_children()
-        event.node.add_leaf(Text("loading series...", style="italic dim"))
+        event.node.add_leaf(Text(f"loading {kind}...", style="italic dim"))
         job = FindJob(
             self._network(node),
-            series_query(entry.study.study_uid),
+            query,
             self.dicom_app.bus,
             model=Model.STUDY,
             want_pdu_dumps=self.dicom_app.wants_pdu_dumps,
         )
         self._track(job)
         tree_node = event.node
-        study_uid = entry.study.study_uid
 
-        def load() -> tuple[str, TreeNode[Entry], Any, list[SeriesRow]]:
+        def load() -> tuple[str, str, TreeNode[Entry], Any, list[Any]]:
             try:
                 result = job.run()
-                rows = sort_series(SeriesRow.of(ds, study_uid) for ds in job.matches)
-                return "series", tree_node, result, rows
+                rows: list[Any]
+                if kind == "series":
+                    rows = sort_series(SeriesRow.of(ds, study_uid) for ds in job.matches)
+                else:
+                    rows = sort_instances(
+                        InstanceRow.of(ds, study_uid, series_uid) for ds in job.matches
+                    )
+                return "children", kind, tree_node, result, rows
             finally:
                 self._untrack(job)
 
-        self.run_worker(load, thread=True, group="pacs-series", exit_on_error=False)
+        self.run_worker(load, thread=True, group=f"pacs-{kind}", exit_on_error=False)
 
-    def _show_series(self, node: TreeNode[Entry], result: Any, rows: list[SeriesRow]) -> None:
+    def _show_children(
+        self, kind: str, node: TreeNode[Entry], result: Any, rows: list[Any]
+    ) -> None:
         entry = node.data
         try:
             if entry is None or self.results.get_node_by_id(node.id) is not node:
@@ -499,15 +538,26 @@ class PacsScreen(Screen[None]):
         failed = result.error or result.cancelled or (result.status not in (None, 0))
         if failed:
             why = "cancelled" if result.cancelled else result.error or f"0x{result.status:04X}"
-            node.add_leaf(Text(f"series not loaded: {why} (open it again to retry)", "red"))
+            node.add_leaf(Text(f"{kind} not loaded: {why} (open it again to retry)", "red"))
             node.collapse()
             return
         entry.loaded = True
         for row in rows:
-            child = Entry(Level.SERIES, entry.patient, entry.study, row, marked=entry.marked)
-            node.add_leaf(child.label(), child)
+            if kind == "series":
+                child = Entry(Level.SERIES, entry.patient, entry.study, row, marked=entry.marked)
+                node.add(child.label(), child)
+            else:
+                child = Entry(
+                    Level.IMAGE,
+                    entry.patient,
+                    entry.study,
+                    entry.series,
+                    instance=row,
+                    marked=entry.marked,
+                )
+                node.add_leaf(child.label(), child)
         if not rows:
-            node.add_leaf(Text("no series", style="dim"))
+            node.add_leaf(Text(f"no {kind}", style="dim"))
 
     # --- retrieving ----------------------------------------------------------------------
 
@@ -649,8 +699,8 @@ class PacsScreen(Screen[None]):
         kind, *rest = worker.result
         if kind == "search":
             self._show_search(*rest)
-        elif kind == "series":
-            self._show_series(*rest)
+        elif kind == "children":
+            self._show_children(*rest)
         elif kind == "retrieve":
             self._show_retrieved(*rest)
 

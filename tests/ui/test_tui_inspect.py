@@ -282,5 +282,13 @@ def test_enter_on_a_received_object_inspects_the_stored_file(browse: Path, tmp_p
             screen = await open_inspector(pilot, app)  # F10 does the same
             assert screen.path == stored
             await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))
+
+            # ... from anywhere in the receiver's pane (its associations table here).
+            app.query_one("#associations", DataTable).focus()
+            await pilot.pause()
+            screen = await open_inspector(pilot, app)
+            assert screen.path == stored
+            await pilot.press("escape")
 
     asyncio.run(scenario())

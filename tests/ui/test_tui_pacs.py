@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from helpers import free_port, stored_files
 from orthanc_peer import Orthanc
+from pydicom import dcmread
 from test_orthanc import make_study, start_orthanc
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select
@@ -208,6 +209,40 @@ def test_get_is_remembered_for_the_node_and_its_objects_join_the_receivers_table
     asyncio.run(scenario())
     again, _ = load_config(own_config_file, ReceiverSettings(), SenderSettings())
     assert [(n.name, n.retrieve) for n in again.nodes] == [("ORTHANC", RetrieveMethod.GET)]
+
+
+def test_a_series_opens_to_its_instances_and_one_instance_is_retrieved(
+    pacs: Orthanc, tmp_path: Path, own_config_file: Path
+) -> None:
+    async def scenario() -> None:
+        app = make_pacs_app(tmp_path, pacs, own_config_file, RetrieveMethod.MOVE)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_browser(pilot, app)
+            screen = browser(app)
+            await search(pilot, app, "ORTH")
+            tree = screen.query_one(PacsTree)
+            tree.focus()
+            study = tree.root.children[0].children[0]
+            tree.move_cursor(study)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(tree_lines(app)) == 5, what="the series")
+            ct = next(node for node in study.children if " CT" in node.label.plain)
+            tree.move_cursor(ct)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(tree_lines(app)) == 8, what="the instances")
+            instances = list(ct.children)
+            assert len(instances) == 3
+            assert all("] CT Image Storage  1." in node.label.plain for node in instances)
+            wanted = instances[1].data.instance.sop_instance_uid  # type: ignore[union-attr]
+            tree.move_cursor(instances[1])
+            await pilot.press("space", "f6")
+            await wait_for(pilot, lambda: screen.last_result is not None, what="the move")
+            assert status(app).startswith("Move done: 1 object arrived"), status(app)
+            (stored,) = stored_files(tmp_path / "inbox")
+            assert dcmread(stored).SOPInstanceUID == wanted
+            await app.action_quit()
+
+    asyncio.run(scenario())
 
 
 def test_cancel_mid_move_says_what_had_arrived(

@@ -400,3 +400,54 @@ def test_names_from_the_wire_and_the_keyboard_are_shown_as_typed(tmp_path: Path)
             assert app.is_running
 
     asyncio.run(scenario())
+
+
+def test_quitting_mid_send_asks_and_the_question_follows_the_send(tmp_path: Path) -> None:
+    """Ctrl+Q during a send asks first; if the send ends while the question is
+    open, the question says so instead of offering to abort it."""
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
+
+    from dicomtui.ui.confirm_screen import ConfirmScreen
+
+    browse = tmp_path / "browse"
+    make_folder(browse, count=1)
+    answer_now = threading.Event()
+
+    def slow_store(event: Any) -> int:
+        answer_now.wait(20)
+        return 0x0000
+
+    peer = AE("SLOW")
+    peer.add_supported_context(CTImageStorage)
+    port = free_port()
+    server = peer.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, slow_store)]
+    )
+
+    async def scenario() -> None:
+        app = make_app(browse, tmp_path / "inbox")
+        async with app.run_test(size=SIZE) as pilot:
+            app.query_one("#dest-port", Input).value = str(port)
+            app.query_one("#dest-aet", Input).value = "SLOW"
+            await select_paths(pilot, app, [browse / "ct0.dcm"])
+            await pilot.press("f6")
+            await wait_for(pilot, app._sending, what="the send")
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="a question")
+            assert "A send is running (0 of 1 objects done)" in screen_text(app)
+            answer_now.set()
+            await wait_for(
+                pilot, lambda: "The send has ended (1 sent)" in screen_text(app), what="new text"
+            )
+            assert "Stay (n)" in screen_text(app)
+            await pilot.press("n")
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert app.sender_pane.progress.finished is not None
+            await pilot.press("ctrl+q")  # nothing running: quits without asking
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        answer_now.set()
+        server.shutdown()

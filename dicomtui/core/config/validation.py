@@ -12,8 +12,6 @@ from dataclasses import Field, field
 from pathlib import Path
 from typing import Any
 
-from dicomtui.core.scp.admission import parse_networks
-
 MAX_PDU_LIMIT = 0xFFFFFFFF
 
 
@@ -67,6 +65,9 @@ def check_max_pdu(value: int) -> int:
 
 
 def check_addresses(entries: tuple[str, ...]) -> tuple[str, ...]:
+    # Imported here: the command-line parsers use this module and must not load the engine.
+    from dicomtui.core.scp.admission import parse_networks
+
     parse_networks(entries)  # raises ValueError naming the bad one
     return entries
 

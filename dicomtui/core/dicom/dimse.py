@@ -168,11 +168,15 @@ def p_data_pdus(
     message: buffers to send in order (a PDU's headers, then its fragment).
 
     ``max_pdu`` is the peer's maximum PDU length (0: no limit); each fragment
-    carries at most ``max_pdu - 6`` bytes. An empty ``data`` is no PDU.
+    carries at most ``max_pdu - 6`` bytes, rounded down to even: PS3.8 E.1 wants
+    every fragment even (pynetdicom cuts at ``max_pdu - 6`` whatever it is, so a
+    peer offering an odd maximum got odd fragments). An empty ``data`` is no PDU.
     """
     view = memoryview(data)
     size = len(view)
     step = size if max_pdu == 0 else max_pdu - 6
+    if max_pdu and step > 0:
+        step = max(step & ~1, 2)
     if step <= 0:
         step = max(size, 1)
     control = COMMAND_BIT if is_command else 0

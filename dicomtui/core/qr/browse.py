@@ -21,21 +21,24 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
+from dicomtui.core.qr.find import FindJob
 from dicomtui.core.qr.get import GetJob
-from dicomtui.core.qr.models import Model, Operation
+from dicomtui.core.qr.models import DEFAULT_CHARACTER_SET, Model, Operation
 from dicomtui.core.qr.move import MoveJob
-from dicomtui.core.qr.query import DEFAULT_CHARACTER_SET, apply_path
+from dicomtui.core.qr.query import apply_path
 from dicomtui.core.qr.status import explanation, status_words
 from dicomtui.core.scp.settings import ReceiverSettings
 from dicomtui.core.scu.settings import SenderSettings
 from dicomtui.core.stream.bus import EventBus
 from dicomtui.core.stream.events import (
     Event,
+    LogMessage,
     ObjectReceived,
     RetrieveFinished,
     RetrieveProgress,
     Side,
 )
+from dicomtui.core.stream.events import Level as LogLevel
 
 _DATE = re.compile(r"^(\d{4})[-./]?(\d{2})[-./]?(\d{2})$")
 
@@ -60,6 +63,7 @@ SERIES_KEYS = (
     "SeriesDescription",
     "NumberOfSeriesRelatedInstances",
 )
+INSTANCE_KEYS = ("SOPInstanceUID", "SOPClassUID", "InstanceNumber")
 
 
 def dicom_date(text: str, what: str = "date") -> str:
@@ -147,6 +151,12 @@ def series_query(study_uid: str) -> Dataset:
     return identifier("SERIES", values)
 
 
+def instance_query(study_uid: str, series_uid: str) -> Dataset:
+    """The instances of one series (study root, image level)."""
+    values = {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
+    return identifier("IMAGE", values | dict.fromkeys(INSTANCE_KEYS, ""))
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     try:
         value = ds.get(keyword)
@@ -217,6 +227,25 @@ class SeriesRow:
         )
 
 
+@dataclass(frozen=True)
+class InstanceRow:
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    number: str
+
+    @classmethod
+    def of(cls, ds: Dataset, study_uid: str, series_uid: str) -> InstanceRow:
+        return cls(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            sop_instance_uid=_text(ds, "SOPInstanceUID"),
+            sop_class_uid=_text(ds, "SOPClassUID"),
+            number=_text(ds, "InstanceNumber"),
+        )
+
+
 @dataclass
 class PatientRow:
     name: str
@@ -244,14 +273,19 @@ def by_patient(studies: Iterable[StudyRow]) -> list[PatientRow]:
     return sorted(patients.values(), key=lambda p: (p.name.upper(), p.patient_id))
 
 
-def sort_series(series: Iterable[SeriesRow]) -> list[SeriesRow]:
-    def number(row: SeriesRow) -> tuple[int, str]:
-        try:
-            return (int(row.number), row.series_uid)
-        except ValueError:
-            return (1 << 30, row.series_uid)
+def _by_number(number: str, uid: str) -> tuple[int, str]:
+    try:
+        return (int(number), uid)
+    except ValueError:
+        return (1 << 30, uid)
 
-    return sorted(series, key=number)
+
+def sort_series(series: Iterable[SeriesRow]) -> list[SeriesRow]:
+    return sorted(series, key=lambda row: _by_number(row.number, row.series_uid))
+
+
+def sort_instances(instances: Iterable[InstanceRow]) -> list[InstanceRow]:
+    return sorted(instances, key=lambda row: _by_number(row.number, row.sop_instance_uid))
 
 
 # --- retrieving -------------------------------------------------------------------------
@@ -261,26 +295,30 @@ class Level(StrEnum):
     PATIENT = "PATIENT"
     STUDY = "STUDY"
     SERIES = "SERIES"
+    IMAGE = "IMAGE"
 
 
 @dataclass(frozen=True)
 class RetrieveItem:
-    """One patient, study or series to retrieve."""
+    """One patient, study, series or instance to retrieve."""
 
     level: Level
     patient_id: str = ""
     study_uid: str = ""
     series_uid: str = ""
     label: str = ""
+    sop_instance_uid: str = ""
 
     def request(self) -> tuple[Model, Dataset]:
         """The information model and identifier: patient root for a patient, study
-        root for a study or a series."""
+        root for a study, a series or an instance."""
         if self.level is Level.PATIENT:
             return Model.PATIENT, identifier("PATIENT", {"PatientID": self.patient_id})
         values = {"StudyInstanceUID": self.study_uid}
-        if self.level is Level.SERIES:
+        if self.level in (Level.SERIES, Level.IMAGE):
             values["SeriesInstanceUID"] = self.series_uid
+        if self.level is Level.IMAGE:
+            values["SOPInstanceUID"] = self.sop_instance_uid
         return Model.STUDY, identifier(self.level.value, values)
 
     def holds(self, event: ObjectReceived) -> bool:
@@ -289,7 +327,9 @@ class RetrieveItem:
             return event.patient_id == self.patient_id
         if self.level is Level.STUDY:
             return event.study_uid == self.study_uid
-        return event.series_uid == self.series_uid
+        if self.level is Level.SERIES:
+            return event.series_uid == self.series_uid
+        return event.sop_instance == self.sop_instance_uid
 
     def covers(self, other: RetrieveItem) -> bool:
         """Whether retrieving this one brings ``other`` too."""
@@ -298,7 +338,9 @@ class RetrieveItem:
         if self.level is Level.PATIENT:
             return other.level is not Level.PATIENT and other.patient_id == self.patient_id
         if self.level is Level.STUDY:
-            return other.level is Level.SERIES and other.study_uid == self.study_uid
+            return other.level in (Level.SERIES, Level.IMAGE) and other.study_uid == self.study_uid
+        if self.level is Level.SERIES:
+            return other.level is Level.IMAGE and other.series_uid == self.series_uid
         return False
 
 
@@ -451,8 +493,11 @@ class BatchRetrieve:
         started = time.monotonic()
         results: list[tuple[RetrieveItem, RetrieveFinished]] = []
         unsubscribe = self.bus.subscribe(self._on_event)
+        items = list(self.items)
         try:
-            for index, item in enumerate(self.items):
+            index = 0
+            while index < len(items):
+                item = items[index]
                 if self._cancel.is_set():
                     break
                 self._update(items_done=index, current=item.label)
@@ -464,6 +509,11 @@ class BatchRetrieve:
                 result = job.run()
                 with self._lock:
                     self._job = None
+                studies = self._studies_instead(item, job)
+                if studies:
+                    items[index : index + 1] = studies
+                    self._update(items=len(items))
+                    continue
                 results.append((item, result))
                 c, f, w, _ = self._done
                 self._done = (c + result.completed, f + result.failed, w + result.warning, 0)
@@ -477,6 +527,7 @@ class BatchRetrieve:
                 )
                 if result.cancelled:
                     break
+                index += 1
         finally:
             unsubscribe()
             cancelled = self._cancel.is_set() or any(r.cancelled for _, r in results)
@@ -484,6 +535,42 @@ class BatchRetrieve:
                 finished=True, cancelled=cancelled, seconds=time.monotonic() - started, current=""
             )
         return BatchResult(self.tally, tuple(results))
+
+    def _studies_instead(self, item: RetrieveItem, job: MoveJob | GetJob) -> list[RetrieveItem]:
+        """A patient's studies, to retrieve one by one, when the PACS refused the
+        Patient Root model (it has Study Root only, as many do); else nothing."""
+        if item.level is not Level.PATIENT or job.outcome is None:
+            return []
+        if not job.outcome.model_refused or self._cancel.is_set():
+            return []
+        query = identifier("STUDY", {"PatientID": item.patient_id, "StudyInstanceUID": ""})
+        finder = FindJob(
+            self.network, query, self.bus, model=Model.STUDY, want_pdu_dumps=self.want_pdu_dumps
+        )
+        with self._lock:
+            self._job = None
+        found = finder.run()
+        uids = list(dict.fromkeys(m.get("StudyInstanceUID", "") for m in finder.matches))
+        uids = [uid for uid in uids if uid]
+        if found.status != 0 or not uids:
+            return []
+        self.bus.publish(
+            LogMessage(
+                side=Side.SENDER,
+                level=LogLevel.INFO,
+                text=f"The PACS retrieves by study only: {item.label} is retrieved as its"
+                f" {len(uids)} {'study' if len(uids) == 1 else 'studies'}",
+            )
+        )
+        return [
+            RetrieveItem(
+                Level.STUDY,
+                patient_id=item.patient_id,
+                study_uid=uid,
+                label=f"{item.label}, study {number} of {len(uids)}",
+            )
+            for number, uid in enumerate(uids, 1)
+        ]
 
     def _make_job(self, item: RetrieveItem) -> MoveJob | GetJob:
         model, ds = item.request()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: What queries carry unless the query file or ``-k SpecificCharacterSet=`` says
+#: otherwise: UTF-8, so that any name can be asked for and come back.
+DEFAULT_CHARACTER_SET = "ISO_IR 192"
+
 
 class Model(StrEnum):
     PATIENT = "patient"  # -P, the default

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pynetdicom import evt
 from pynetdicom.dsutils import pretty_dataset
 from pynetdicom.presentation import PresentationContext
 
@@ -54,6 +55,8 @@ class Outcome:
     seconds: float = 0.0
     #: The transfer syntax of the model's accepted context (C-FIND's ``-w`` files).
     transfer_syntax: str = ""
+    #: The peer accepted the association but not the information model asked for.
+    model_refused: bool = False
 
     @property
     def failed_instances(self) -> tuple[str, ...]:
@@ -132,12 +135,34 @@ class QueryRetrieveRequest:
         self._observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
         self._cancel = threading.Event()
         self._cancel_sent = False
+        self._cancel_lock = threading.Lock()
+        #: Set once the request's last fragment is on the wire: C-CANCEL may follow it.
+        self._request_out = threading.Event()
+        #: Set once the final response arrived: C-CANCEL would come too late.
+        self._answered = threading.Event()
         self._assoc: Any = None
         self._context_id: int | None = None
 
     def cancel(self) -> None:
-        """Ask to stop: C-CANCEL goes at the next response (or object) that arrives."""
+        """Ask to stop: C-CANCEL goes at once if the request is out, or as soon as it is."""
         self._cancel.set()
+        if self._request_out.is_set():
+            self.send_cancel_if_asked()
+
+    def _on_pdu_sent(self, event: Any) -> None:
+        """Note when the request has gone out in full: its identifier's last fragment.
+
+        pynetdicom queues a message's fragments one by one, so a C-CANCEL queued
+        from another thread before then could come between them.
+        """
+        if self._request_out.is_set():
+            return
+        for item in getattr(event.pdu, "presentation_data_value_items", ()):
+            control = item.presentation_data_value[0]
+            if not control & 0b01 and control & 0b10:  # a data set's last fragment
+                self._request_out.set()
+                self.send_cancel_if_asked()
+                return
 
     @property
     def cancel_requested(self) -> bool:
@@ -154,13 +179,16 @@ class QueryRetrieveRequest:
         )
 
     def send_cancel_if_asked(self) -> None:
-        """Send C-CANCEL once, if asked to; called on the running thread only, which
-        holds the association (from the response loop and from C-GET's C-STORE handler)."""
-        if not self._cancel.is_set() or self._cancel_sent or self._assoc is None:
-            return
-        if not self._assoc.is_established or self._context_id is None:
-            return
-        self._cancel_sent = True
+        """Send C-CANCEL once, if asked to and the request is out but not yet answered;
+        from any thread (pynetdicom queues the message for its DUL thread to send)."""
+        with self._cancel_lock:
+            if not self._cancel.is_set() or self._cancel_sent or self._assoc is None:
+                return
+            if self._answered.is_set() or not self._request_out.is_set():
+                return
+            if not self._assoc.is_established or self._context_id is None:
+                return
+            self._cancel_sent = True
         self._log(Level.INFO, "Sending C-CANCEL request")
         try:
             self._assoc.send_c_cancel(MESSAGE_ID, self._context_id)
@@ -179,7 +207,11 @@ class QueryRetrieveRequest:
     def _run(self, outcome: Outcome) -> None:
         ae = make_ae(self.network)
         ae.requested_contexts = self.contexts
-        handlers = [*self._observer.handlers(), *self.extra_handlers]
+        handlers = [
+            *self._observer.handlers(),
+            *self.extra_handlers,
+            (evt.EVT_PDU_SENT, self._on_pdu_sent),
+        ]
         assoc, reason = request_association(ae, self.network, handlers, self.bus, self.ext_neg)
         if reason:
             outcome.error = reason
@@ -191,6 +223,7 @@ class QueryRetrieveRequest:
                 None,
             )
             if context is None:
+                outcome.model_refused = True
                 outcome.error = f"the peer does not accept {sop_class_name(self.model_uid)}"
                 self._log(
                     Level.ERROR, f"Cannot send the {self.operation.value} request: {outcome.error}"
@@ -325,6 +358,7 @@ class QueryRetrieveRequest:
             if identifier is not None and self.on_identifier is not None:
                 self.on_identifier(identifier)
             return
+        self._answered.set()
         outcome.status = status
         outcome.status_set = status_set
         outcome.identifier = identifier

@@ -20,9 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag, Tag
 
-#: What queries carry unless the query file or ``-k SpecificCharacterSet=`` says
-#: otherwise: UTF-8, so that any name can be asked for and come back.
-DEFAULT_CHARACTER_SET = "ISO_IR 192"
+from dicomtui.core.qr.models import DEFAULT_CHARACTER_SET
 
 _COMPONENT = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<item>\d+)\])?$")
 _TAG = re.compile(r"^\(?(?P<group>[0-9A-Fa-f]{4}),(?P<element>[0-9A-Fa-f]{4})\)?$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dicomtui.core.config.validation import (
     ae_titles,
@@ -16,14 +17,15 @@ from dicomtui.core.config.validation import (
     checked,
     seconds,
 )
-from dicomtui.core.dicom.tables import ALL_TRANSFER_SYNTAXES_ACCEPTED, is_uncompressed
 from dicomtui.core.dicom.uids import EXPLICIT_BIG, EXPLICIT_LITTLE, IMPLICIT_LITTLE
-from dicomtui.core.scp.admission import AdmissionPolicy
 from dicomtui.core.scp.storage import (
     DuplicatePolicy,
     StorageLayout,
     check_extension,
 )
+
+if TYPE_CHECKING:
+    from dicomtui.core.scp.admission import AdmissionPolicy
 
 DEFAULT_MAX_PDU = 16382
 
@@ -45,6 +47,9 @@ def accepted_transfer_syntaxes(preference: PreferredSyntax) -> list[str]:
     sender need not decompress, and the file keeps its pixel data as made),
     then pynetdicom's storescp order. The options put the user's choice first.
     """
+    # Imported here (pydicom and pynetdicom): storescp's option parser imports this module.
+    from dicomtui.core.dicom.tables import ALL_TRANSFER_SYNTAXES_ACCEPTED, is_uncompressed
+
     syntaxes = list(ALL_TRANSFER_SYNTAXES_ACCEPTED)
     if preference is PreferredSyntax.DEFAULT:
         return [ts for ts in syntaxes if not is_uncompressed(ts)] + [
@@ -101,6 +106,8 @@ class ReceiverSettings:
     tls_ca: Path | None = None
 
     def admission_policy(self) -> AdmissionPolicy:
+        from dicomtui.core.scp.admission import AdmissionPolicy
+
         return AdmissionPolicy(
             max_associations=self.max_associations,
             max_connections=self.max_connections,

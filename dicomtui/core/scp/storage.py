@@ -11,8 +11,6 @@ import tempfile
 from enum import StrEnum
 from pathlib import Path
 
-from dicomtui.core.dicom.tables import modality_prefix
-
 #: Names of files still being received; never mistaken for a stored object.
 PARTIAL_PREFIX = ".dicomtui-incoming-"
 PARTIAL_SUFFIX = ".part"
@@ -75,6 +73,9 @@ def safe_uid(uid: str) -> str:
 
 def object_filename(sop_class: str, sop_instance: str, extension: str = "") -> str:
     """``<modality prefix>.<SOP Instance UID>``, the name the storescp manual prints."""
+    # Imported here (pydicom's tables): storescp's option parser imports this module.
+    from dicomtui.core.dicom.tables import modality_prefix
+
     return f"{modality_prefix(sop_class)}.{safe_uid(sop_instance)}{extension}"
 
 

@@ -14,7 +14,6 @@ from dicomtui.core.config.validation import (
     checked,
     seconds,
 )
-from dicomtui.core.dicom.tables import UNCOMPRESSED_TRANSFER_SYNTAXES
 from dicomtui.core.dicom.uids import EXPLICIT_BIG, EXPLICIT_LITTLE, IMPLICIT_LITTLE
 
 DEFAULT_MAX_PDU = 16382
@@ -36,6 +35,9 @@ def requested_syntaxes(choice: RequestSyntax) -> tuple[str, ...]:
         return (EXPLICIT_BIG,)
     if choice is RequestSyntax.IMPLICIT:
         return (IMPLICIT_LITTLE,)
+    # Imported here (pydicom and pynetdicom): storescu's option parser imports this module.
+    from dicomtui.core.dicom.tables import UNCOMPRESSED_TRANSFER_SYNTAXES
+
     return UNCOMPRESSED_TRANSFER_SYNTAXES
 
 
