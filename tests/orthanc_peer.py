@@ -95,10 +95,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def launch_orthanc(executable: str, folder: Path, **overrides: Any) -> Orthanc:
+def launch_orthanc(
+    executable: str, folder: Path, *, verbose: bool = False, **overrides: Any
+) -> Orthanc:
     """Start Orthanc with a configuration written into ``folder`` (``overrides``
     are added to it) and wait for its REST API; it knows our AE title as the
-    modality "dicomtui" at ``our_port``. Stopped again if it does not come up."""
+    modality "dicomtui" at ``our_port``. Stopped again if it does not come up.
+    ``verbose``: its log (``orthanc.log`` in ``folder``) names each association."""
     folder.mkdir(parents=True)
     http_port, dicom_port, our_port = free_port(), free_port(), free_port()
     config = {
@@ -126,7 +129,7 @@ def launch_orthanc(executable: str, folder: Path, **overrides: Any) -> Orthanc:
     log = folder / "orthanc.log"
     with log.open("wb") as out:  # a file, not a pipe nobody reads
         proc = subprocess.Popen(
-            [executable, str(config_path)],
+            [executable, *(["--verbose"] if verbose else []), str(config_path)],
             cwd=folder,
             stdout=out,
             stderr=subprocess.STDOUT,

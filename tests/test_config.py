@@ -223,6 +223,26 @@ def test_values_the_receiver_cannot_use_are_refused(tmp_path: Path, line: str, n
     assert config.receiver == RECEIVER
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "at least 1 and at most 16"),
+        ("17", "at least 1 and at most 16"),
+        ('"x"', "expected a whole number"),
+        ("2.5", "expected a whole number"),
+    ],
+)
+def test_the_associations_of_a_send_are_1_to_16(tmp_path: Path, value: str, problem: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[sender]\nassociations = {value}\n")
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert len(problems) == 1 and problem in problems[0], problems
+    assert config.sender.associations == 1
+    path.write_text("[sender]\nassociations = 4\n")
+    config, problems = load_config(path, RECEIVER, SENDER)
+    assert (problems, config.sender.associations) == ([], 4)
+
+
 def test_an_unreadable_file_is_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"[receiver]\nae_title = '\xff\xfe'\n")  # not UTF-8

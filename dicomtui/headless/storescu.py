@@ -9,6 +9,7 @@ import sys
 import threading
 
 from dicomtui import __version__
+from dicomtui.core.config.validation import MAX_SEND_ASSOCIATIONS, parse_count
 from dicomtui.core.scu.settings import RequestSyntax, SenderSettings
 from dicomtui.headless.lean_imports import decodes_no_pixels, leave_out_pixel_packages
 from dicomtui.headless.options import (
@@ -42,7 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "-r", "--recurse", action="store_true", help="recursively search the given directory"
     )
-    add_network_options(parser, scp=False)
+    network = add_network_options(parser, scp=False)
+    network.add_argument(
+        "--associations",
+        metavar="[n]umber",
+        default="1",
+        help=(
+            "send over n associations at once, sharing the files (1 to "
+            f"{MAX_SEND_ASSOCIATIONS}, default: 1); for peers that take several in parallel"
+        ),
+    )
     syntax_options = parser.add_argument_group("Transfer Syntax Options")
     group = syntax_options.add_mutually_exclusive_group()
     for flags, value, text in (
@@ -106,19 +116,29 @@ def settings_from_args(args: argparse.Namespace) -> SenderSettings:
         transcode=args.transcode,
         recurse=args.recurse,
         stop_on_failure=args.stop_on_failure,
+        associations=args.associations,
         fast_path=args.fast_path,
     )
+
+
+def check_associations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        args.associations = parse_count(
+            args.associations, "number of associations", 1, MAX_SEND_ASSOCIATIONS
+        )
+    except ValueError as exc:
+        parser.error(f"--associations: {exc}, not {args.associations or '(empty)'}")
 
 
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_common(parser, args)
+    check_associations(parser, args)
     if not args.transcode or decodes_no_pixels(args.path, args.recurse):
         leave_out_pixel_packages()
     # The engine, once the arguments are known to be usable (see options.py).
     from dicomtui.core.scu.send_job import SendJob
-    from dicomtui.core.stream import stage_counters
     from dicomtui.core.stream.bus import EventBus
     from dicomtui.core.stream.events import Level, LogMessage, Side
     from dicomtui.core.stream.log_format import send_summary
@@ -157,8 +177,6 @@ def main(argv: list[str]) -> int:
             os._exit(130)
 
     result = job.result
-    if stage_counters.ENABLED:  # DICOMTUI_STAGES=1: where the time per object went
-        print(stage_counters.report(), file=sys.stderr)
     reported = write_report()
     if result is None or not reported:
         return 1

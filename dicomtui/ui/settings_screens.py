@@ -17,6 +17,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from dicomtui.core.config.validation import (
     MAX_PDU_LIMIT,
+    MAX_SEND_ASSOCIATIONS,
     check_ae_title,
     parse_addresses,
     parse_ae_title,
@@ -350,6 +351,10 @@ class SenderOptionsScreen(SettingsForm):
             ("Decompress if the peer refuses", Switch(s.transcode, id="transcode")),
             ("Stop at the first failure", Switch(s.stop_on_failure, id="stop")),
             (
+                f"Associations at once (1-{MAX_SEND_ASSOCIATIONS})",
+                Input(str(s.associations), id="send-associations"),
+            ),
+            (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
                 Input(str(s.max_pdu), id="max-pdu"),
             ),
@@ -371,6 +376,9 @@ class SenderOptionsScreen(SettingsForm):
             request_syntax=self.value("syntax"),
             transcode=bool(self.value("transcode")),
             stop_on_failure=bool(self.value("stop")),
+            associations=parse_count(
+                self.value("send-associations"), "number of associations", 1, MAX_SEND_ASSOCIATIONS
+            ),
             max_pdu=parse_count(self.value("max-pdu"), "maximum PDU size", 0, MAX_PDU_LIMIT),
             acse_timeout=parse_seconds(self.value("acse"), "ACSE timeout"),
             dimse_timeout=parse_seconds(self.value("dimse"), "DIMSE timeout"),

@@ -52,6 +52,14 @@ def check_count(value: int, what: str, low: int = 0, high: int | None = None) ->
     return value
 
 
+#: At most this many associations for one send: a peer's threads, not ours, are the limit.
+MAX_SEND_ASSOCIATIONS = 16
+
+
+def check_send_associations(value: int) -> int:
+    return check_count(value, "number of associations", 1, MAX_SEND_ASSOCIATIONS)
+
+
 def check_max_pdu(value: int) -> int:
     return check_count(value, "maximum PDU size", 0, MAX_PDU_LIMIT)
 

@@ -267,6 +267,8 @@ _SAID_ALREADY = (
     "Reason: ",
     "No accepted presentation contexts",
     "DIMSE timeout reached",
+    # request_association() says it as "no answer to the association request within N s"
+    "ACSE timeout reached while waiting for response to association request",
     "TCP Initialisation Error",
     "Connection closed",
 )

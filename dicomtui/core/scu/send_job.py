@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pynetdicom import evt
 
 from dicomtui.core.dicom.files import DicomFile, NotSendable, collect_paths, inspect_file
 from dicomtui.core.dicom.tables import (
@@ -21,12 +23,13 @@ from dicomtui.core.dicom.tables import (
 )
 from dicomtui.core.dicom.transcode import TranscodeError, decompress_file, is_decompressible
 from dicomtui.core.net.fast_send import FastStore, fast_store_handlers
-from dicomtui.core.net.observer import AssociationObserver
+from dicomtui.core.net.observer import AssociationObserver, association_id
 from dicomtui.core.net.requestor_reactor import exchange, release
 from dicomtui.core.net.seam import forward_warnings
 from dicomtui.core.net.seam import report as report_seam
 from dicomtui.core.net.setup import configure_pynetdicom
 from dicomtui.core.scu.association import make_ae, request_association
+from dicomtui.core.scu.lanes import Lane, SharedWork, run_lanes, shortfall
 from dicomtui.core.scu.planning import (
     Batch,
     decompressed_target,
@@ -35,11 +38,12 @@ from dicomtui.core.scu.planning import (
     sendable_path,
 )
 from dicomtui.core.scu.settings import SenderSettings
-from dicomtui.core.stream.bus import EventBus
+from dicomtui.core.stream.bus import EventBus, HeldEvents
 from dicomtui.core.stream.events import (
     FileSending,
     FileSent,
     FileSkipped,
+    Level,
     LogMessage,
     SendFinished,
     SendProgress,
@@ -65,7 +69,7 @@ class SendJob:
         self.settings = settings
         self.paths = list(paths)
         self.bus = bus
-        self._observer = AssociationObserver(bus, Side.SENDER, want_pdu_dumps)
+        self._want_pdu_dumps = want_pdu_dumps
         self._cancel = threading.Event()
         self.result: SendFinished | None = None
         self.failed_paths: list[Path] = []
@@ -117,15 +121,25 @@ class SendJob:
                 total_bytes=total_bytes,
             )
         )
-        association_error = ""
-        for batch in plan_batches(files, s):
-            if self._cancel.is_set():
-                break
-            association_error = self._send_batch(batch, tally, len(files), total_bytes, started)
-            if association_error or (s.stop_on_failure and tally.failed):
-                break
+        work = SharedWork(plan_batches(files, s), self._cancel)
+        # Once, before any association's thread sends: registering is not thread-safe.
+        for batch in work.batches:
+            for sop_class, _syntaxes in batch.keys:
+                ensure_storage_class(sop_class)
+        progress = _Progress(tally, len(files), total_bytes, started)
+        lanes = self._lanes(min(s.associations, len(files)))
+        if len(lanes) == 1:
+            self._drive(lanes[0], work, progress)
+        elif lanes:
+            run_lanes(lanes, lambda lane: self._drive(lane, work, progress), work)
+        association_error = self._association_error(lanes, work)
+        note = shortfall(lanes)
+        if note:
+            self.bus.publish(LogMessage(side=Side.SENDER, level=Level.WARNING, text=note))
 
-        self.failed_paths = tally.failed_paths
+        # In the order given, whichever association carried them.
+        order = {item.path: number for number, item in enumerate(files)}
+        self.failed_paths = sorted(tally.failed_paths, key=lambda path: order.get(path, 0))
         result = SendFinished(
             side=Side.SENDER,
             sent=tally.sent,
@@ -142,60 +156,87 @@ class SendJob:
         self.bus.publish(result)
         return result
 
-    def _send_batch(
-        self, batch: Batch, tally: Tally, total_files: int, total_bytes: int, started: float
-    ) -> str:
-        """Send one batch on its own association; returns an error if the association failed."""
-        s = self.settings
-        ae = make_ae(s)
-        ae.requested_contexts = batch.contexts()
-        handlers = self._observer.handlers()
-        if s.fast_path:
-            handlers += fast_store_handlers()
-        assoc, reason = request_association(ae, s, handlers, self.bus)
-        if reason:
-            return reason
-        fast = FastStore.start(assoc, batch.files) if s.fast_path else None
+    def _lanes(self, count: int) -> list[Lane]:
+        """One lane publishing straight to the bus; or several, each holding its
+        association's events back until the peer accepts it."""
+        lanes = []
+        for number in range(1, count + 1):
+            bus = self.bus if count == 1 else HeldEvents(self.bus)
+            observer = AssociationObserver(bus, Side.SENDER, self._want_pdu_dumps)
+            lanes.append(Lane(number=number, bus=bus, handlers=observer.handlers()))
+        return lanes
 
-        for sop_class, _syntaxes in batch.keys:
-            ensure_storage_class(sop_class)
+    def _association_error(self, lanes: list[Lane], work: SharedWork) -> str:
+        """Why the send did not carry every file, if an association is to blame."""
+        broke = next((lane.broke for lane in lanes if lane.broke), "")
+        if broke:
+            return broke
+        if work.untaken() == 0:
+            return ""
+        failed = next((lane for lane in lanes if lane.failure), None)
+        if failed is None or (work.stopped and any(lane.established for lane in lanes)):
+            return ""
+        if isinstance(failed.bus, HeldEvents):  # no association was taken: say why
+            failed.bus.let_through()
+        return failed.failure
+
+    def _drive(self, lane: Lane, work: SharedWork, progress: _Progress) -> None:
+        """One lane: an association per batch that still has files, each sending
+        what it takes until the batch is done."""
+        for index, batch in enumerate(work.batches):
+            if not work.has_left(index):
+                continue
+            lane.asking()
+            assoc, reason = self._associate(batch, lane)
+            if not lane.answered(assoc):
+                if lane.hung_up_after is None:
+                    lane.failure = reason or "the association was not established"
+                return
+            lane.broke = self._send_files(
+                assoc, batch, functools.partial(work.take, index), work, progress
+            )
+            lane.idle()
+            if lane.broke:
+                return
+
+    def _associate(self, batch: Batch, lane: Lane) -> tuple[Any, str]:
+        ae = make_ae(self.settings)
+        ae.requested_contexts = batch.contexts()
+        handlers = [*lane.handlers, (evt.EVT_CONN_OPEN, lane.on_conn_open)]
+        if self.settings.fast_path:
+            handlers += fast_store_handlers()
+        return request_association(ae, self.settings, handlers, lane.bus)
+
+    def _send_files(
+        self,
+        assoc: Any,
+        batch: Batch,
+        take: Callable[[], DicomFile | None],
+        work: SharedWork,
+        progress: _Progress,
+    ) -> str:
+        """Send the files ``take`` hands out over one established association,
+        then release it (abort it if cancelled); returns an error if it ended."""
         # In the order of the contexts: pynetdicom picks the first it can convert to.
         accepted = dict.fromkeys(
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
         )
+        assoc_id = association_id(assoc)
+        # Its read-ahead guesses the next file in the batch's order (checked, so a
+        # file another association took is only read in vain).
+        fast = FastStore.start(assoc, batch.files) if self.settings.fast_path else None
         error = ""
+        message_id = 0
         try:
-            for message_id, item in enumerate(batch.files, start=1):
-                if self._cancel.is_set():
-                    break
+            while (item := take()) is not None:
+                message_id += 1
                 status, problem, broken = self._send_one(assoc, item, message_id, accepted, fast)
-                tally.count(item.path, item.size, status)
-                self.bus.publish(
-                    FileSent(
-                        side=Side.SENDER,
-                        path=str(item.path),
-                        sop_class=item.sop_class,
-                        sop_instance=item.sop_instance,
-                        transfer_syntax=item.transfer_syntax,
-                        size=item.size,
-                        status=status,
-                        error=problem,
-                    )
-                )
-                self.bus.publish(
-                    SendProgress(
-                        side=Side.SENDER,
-                        files_done=tally.done,
-                        files_total=total_files,
-                        bytes_done=tally.bytes_sent,
-                        bytes_total=total_bytes,
-                        elapsed=time.monotonic() - started,
-                    )
-                )
+                progress.count(self.bus, item, status, problem, assoc_id)
                 if broken or not assoc.is_established:
                     error = "the association ended during the transfer"
                     break
-                if s.stop_on_failure and status_category(status) == "Failure":
+                if self.settings.stop_on_failure and status_category(status) == "Failure":
+                    work.stop()
                     break
         finally:
             if assoc.is_established:
@@ -267,3 +308,44 @@ class SendJob:
         if status is None:
             return None, "no response from the peer (DIMSE timeout or association aborted)", True
         return int(status), "", False
+
+
+class _Progress:
+    """What the associations of a send report, counted and published one file at a time."""
+
+    def __init__(self, tally: Tally, total_files: int, total_bytes: int, started: float) -> None:
+        self.tally = tally
+        self.total_files = total_files
+        self.total_bytes = total_bytes
+        self.started = started
+        self._lock = threading.Lock()
+
+    def count(
+        self, bus: EventBus, item: DicomFile, status: int | None, problem: str, assoc_id: int
+    ) -> None:
+        # Under one lock: each file once, and progress that only goes forward.
+        with self._lock:
+            self.tally.count(item.path, item.size, status)
+            bus.publish(
+                FileSent(
+                    side=Side.SENDER,
+                    assoc_id=assoc_id,
+                    path=str(item.path),
+                    sop_class=item.sop_class,
+                    sop_instance=item.sop_instance,
+                    transfer_syntax=item.transfer_syntax,
+                    size=item.size,
+                    status=status,
+                    error=problem,
+                )
+            )
+            bus.publish(
+                SendProgress(
+                    side=Side.SENDER,
+                    files_done=self.tally.done,
+                    files_total=self.total_files,
+                    bytes_done=self.tally.bytes_sent,
+                    bytes_total=self.total_bytes,
+                    elapsed=time.monotonic() - self.started,
+                )
+            )

@@ -10,6 +10,7 @@ from dicomtui.core.config.validation import (
     check_ae_title,
     check_max_pdu,
     check_port,
+    check_send_associations,
     checked,
     seconds,
 )
@@ -58,6 +59,8 @@ class SenderSettings:
     transcode: bool = True
     recurse: bool = False
     stop_on_failure: bool = False
+    #: Associations opened at once to the peer for one send, the files shared between them.
+    associations: int = checked(1, check_send_associations)
     bind_address: str = ""
     #: TLS: verify the peer against ``tls_ca`` (or the system's CAs); present
     #: ``tls_certificate`` and ``tls_key`` if the peer asks for a client certificate.

@@ -76,3 +76,34 @@ class EventQueue:
 
     def __len__(self) -> int:
         return len(self._events)
+
+
+class HeldEvents(EventBus):
+    """A bus in front of another that holds every event back until
+    :meth:`let_through` (from then on they pass as they come); events never let
+    through are dropped with it.
+
+    For an extra association of a send: what it says (requested, rejected,
+    timed out) matters only if the peer accepts it, or if no association at all
+    was accepted.
+    """
+
+    def __init__(self, target: EventBus) -> None:
+        super().__init__()
+        self._target = target
+        self._hold = threading.Lock()
+        self._held: list[Event] | None = []
+
+    def publish(self, event: Event) -> None:
+        with self._hold:
+            if self._held is not None:
+                self._held.append(event)
+                return
+        self._target.publish(event)
+
+    def let_through(self) -> None:
+        # Under the lock, so nothing published meanwhile overtakes what was held.
+        with self._hold:
+            held, self._held = self._held or [], None
+            for event in held:
+                self._target.publish(event)
