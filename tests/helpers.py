@@ -232,3 +232,22 @@ class PDataSizes:
     def close(self) -> None:
         self.thread.join(15)
         self.server.close()
+
+
+def start_our_scp(
+    processes: Processes, inbox: Path, *options: str
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """``dicomtui storescp -v`` on a free port, listening."""
+    port = free_port()
+    scp = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(inbox), "-v", *options])
+    wait_for_port(port, proc=scp)
+    return port, scp
+
+
+def stop_our_scp(scp: subprocess.Popen[bytes]) -> str:
+    """Stop our storescp; it must end by itself with status 0, its log clean."""
+    log = Processes.stop(scp)
+    assert scp.returncode == 0, log
+    assert "Traceback" not in log, log
+    assert not [line for line in log.splitlines() if line.startswith(("E:", "W:"))], log
+    return log

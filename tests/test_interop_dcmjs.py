@@ -35,6 +35,8 @@ from helpers import (
     missing_peer,
     run,
     sendable,
+    start_our_scp,
+    stop_our_scp,
     stored_files,
     wait_for_port,
 )
@@ -64,24 +66,6 @@ def dcmjs_installed() -> None:
 
 def has_private_elements(path: Path) -> bool:
     return any(elem.tag.is_private for elem in dcmread(path))
-
-
-def start_our_scp(
-    processes: Processes, inbox: Path, *options: str
-) -> tuple[int, subprocess.Popen[bytes]]:
-    port = free_port()
-    scp = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(inbox), "-v", *options])
-    wait_for_port(port, proc=scp)
-    return port, scp
-
-
-def stop_our_scp(scp: subprocess.Popen[bytes]) -> str:
-    """Stop our storescp; it must end by itself with status 0, its log clean."""
-    log = Processes.stop(scp)
-    assert scp.returncode == 0, log
-    assert "Traceback" not in log, log
-    assert not [line for line in log.splitlines() if line.startswith(("E:", "W:"))], log
-    return log
 
 
 def start_dcmjs_scp(

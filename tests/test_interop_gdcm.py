@@ -26,16 +26,15 @@ from pathlib import Path
 import pytest
 from factory import interop_corpus, make_object
 from helpers import (
-    DICOMTUI,
     PDataSizes,
     Processes,
     dataset_bytes,
-    free_port,
     require_tool,
     run,
     sendable,
+    start_our_scp,
+    stop_our_scp,
     stored_files,
-    wait_for_port,
 )
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -60,24 +59,6 @@ def run_gdcmscu(*args: str, fails: bool = False) -> subprocess.CompletedProcess[
     expected = (1,) if fails else (0, -signal.SIGABRT)
     assert done.returncode in expected, done.stdout + done.stderr
     return done
-
-
-def start_our_scp(
-    processes: Processes, inbox: Path, *options: str
-) -> tuple[int, subprocess.Popen[bytes]]:
-    port = free_port()
-    scp = processes.start([*DICOMTUI, "storescp", str(port), "-od", str(inbox), "-v", *options])
-    wait_for_port(port, proc=scp)
-    return port, scp
-
-
-def stop_our_scp(scp: subprocess.Popen[bytes]) -> str:
-    """Stop our storescp; it must end by itself with status 0, its log clean."""
-    log = Processes.stop(scp)
-    assert scp.returncode == 0, log
-    assert "Traceback" not in log, log
-    assert not [line for line in log.splitlines() if line.startswith(("E:", "W:"))], log
-    return log
 
 
 def test_gdcmscu_stores_every_object_byte_for_byte(tmp_path: Path, processes: Processes) -> None:

@@ -662,11 +662,11 @@ class PacsScreen(Screen[None]):
             batch.cancel()
             arrived = batch.tally.arrived
             self._status(
-                f"Cancelling: C-CANCEL goes with the PACS's next response ({arrived} arrived"
+                f"Cancelling: C-CANCEL sent, waiting for the PACS to stop ({arrived} arrived"
                 " so far)"
             )
         elif cancelled:
-            self._status("Cancelling the query: C-CANCEL goes with the next response")
+            self._status("Cancelling the query: C-CANCEL sent")
         else:
             self.notify("Nothing to cancel", timeout=2)
 

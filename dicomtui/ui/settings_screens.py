@@ -354,6 +354,7 @@ class SenderOptionsScreen(SettingsForm):
                 f"Associations at once (1-{MAX_SEND_ASSOCIATIONS})",
                 Input(str(s.associations), id="send-associations"),
             ),
+            ("Send on dicomtui's fast path", Switch(s.fast_path, id="send-fast-path")),
             (
                 "Max PDU bytes (-pdu, 0 = unlimited)",
                 Input(str(s.max_pdu), id="max-pdu"),
@@ -376,6 +377,7 @@ class SenderOptionsScreen(SettingsForm):
             request_syntax=self.value("syntax"),
             transcode=bool(self.value("transcode")),
             stop_on_failure=bool(self.value("stop")),
+            fast_path=bool(self.value("send-fast-path")),
             associations=parse_count(
                 self.value("send-associations"), "number of associations", 1, MAX_SEND_ASSOCIATIONS
             ),

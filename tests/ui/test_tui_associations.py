@@ -11,7 +11,7 @@ from pathlib import Path
 from factory import make_object
 from helpers import dataset_bytes, sendable, stored_files
 from test_associations import SlowPeer
-from textual.widgets import Input
+from textual.widgets import Input, Switch
 
 from dicomtui.core.config.file import load_config
 from dicomtui.ui.launch import app_defaults
@@ -46,11 +46,14 @@ def test_f3_sets_the_associations_of_a_send(tmp_path: Path, own_config_file: Pat
                 assert field.has_focus
                 assert app.screen.find_widget(field).region.bottom <= 24
             field.value = "4"
+            # ... and pynetdicom's C-STORE for this send (F3's fast path switch).
+            app.screen.query_one("#send-fast-path", Switch).value = False
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: not app.screen.query("#send-associations"), what="Apply")
             assert app.sender_settings.associations == 4
+            assert app.sender_settings.fast_path is False
             saved, _ = load_config(own_config_file, *app_defaults())
-            assert saved.sender.associations == 4
+            assert saved.sender.associations == 4 and saved.sender.fast_path is False
 
             await select_paths(pilot, app, [browse])
             await pilot.press("f6")

@@ -52,11 +52,10 @@ from pynetdicom import evt
 from dicomtui.core.dicom import dimse
 from dicomtui.core.dicom.files import DicomFile
 from dicomtui.core.dicom.uids import DEFLATED_LITTLE
-from dicomtui.core.net.observer import AssociationObserver, association_id
+from dicomtui.core.net.observer import AssociationObserver
 from dicomtui.core.net.requestor_reactor import exchange, owns_responses
 from dicomtui.core.net.seam import check as check_seam
 from dicomtui.core.stream import stage_counters
-from dicomtui.core.stream.events import DimseMessage
 
 #: A data set up to this size is read whole (the next one while the peer answers);
 #: a larger one is read and sent in pieces of about ``PIECE`` bytes.
@@ -237,7 +236,7 @@ class FastStore:
                 if not self._idle():
                     return None
                 for observer in observers:
-                    observer.bus.publish(_request_event(self.assoc, observer, context_id, request))
+                    observer.store_request(self.assoc, context_id, request, incoming=False)
                 outcome = self._exchange(
                     item, request, context_id, command, data if whole else None
                 )
@@ -252,9 +251,7 @@ class FastStore:
             self._let_pynetdicom_end_it()
         if outcome.response is not None:
             for observer in observers:
-                observer.bus.publish(
-                    _response_event(self.assoc, observer, context_id, outcome.response)
-                )
+                observer.store_response(self.assoc, context_id, outcome.response, incoming=True)
         return outcome.status, outcome.problem, outcome.broken
 
     # --- checks ------------------------------------------------------------------------
@@ -575,41 +572,4 @@ def _decoded_by_pydicom(command: bytes) -> dimse.StoreResponse | None:
         sop_class_uid=str(sop_class) if sop_class else None,
         sop_instance_uid=str(sop_instance) if sop_instance else None,
         error_comment=str(comment) if comment else None,
-    )
-
-
-# --- the DIMSE events pynetdicom's path publishes (observer._dimse_event) -----------------
-
-
-def _request_event(
-    assoc: Any, observer: AssociationObserver, context_id: int, request: dimse.StoreRequest
-) -> DimseMessage:
-    return DimseMessage(
-        side=observer.side,
-        assoc_id=association_id(assoc),
-        incoming=False,
-        message_type="C-STORE RQ",
-        context_id=context_id,
-        message_id=request.message_id,
-        sop_class=request.sop_class_uid,
-        sop_instance=request.sop_instance_uid,
-        has_dataset=True,
-        priority=request.priority,
-    )
-
-
-def _response_event(
-    assoc: Any, observer: AssociationObserver, context_id: int, response: dimse.StoreResponse
-) -> DimseMessage:
-    return DimseMessage(
-        side=observer.side,
-        assoc_id=association_id(assoc),
-        incoming=True,
-        message_type="C-STORE RSP",
-        context_id=context_id,
-        message_id=None,
-        responded_to=response.responded_to,
-        sop_class=response.sop_class_uid,
-        sop_instance=response.sop_instance_uid,
-        status=response.status,
     )

@@ -335,41 +335,44 @@ class AssociationObserver:
             AssociationAborted(side=self.side, assoc_id=association_id(assoc), reason=reason)
         )
 
-    @reenacted  # by store_request_received
+    @reenacted  # by store_request
     def _on_dimse_recv(self, event: Any) -> None:
         self.bus.publish(_dimse_event(event, self.side, incoming=True))
 
-    @reenacted  # by store_response_sent
+    @reenacted  # by store_response
     def _on_dimse_sent(self, event: Any) -> None:
         self.bus.publish(_dimse_event(event, self.side, incoming=False))
 
-    def store_request_received(self, assoc: Any, context_id: int, request: StoreRequest) -> None:
-        """What ``_on_dimse_recv`` publishes for a C-STORE request received by
-        ``fast_receive``."""
+    def store_request(
+        self, assoc: Any, context_id: int, request: StoreRequest, *, incoming: bool
+    ) -> None:
+        """What ``_on_dimse_recv`` (``_on_dimse_sent``) publishes for a C-STORE request
+        that ``fast_receive`` received (``fast_send`` sent)."""
         self.bus.publish(
             DimseMessage(
                 side=self.side,
                 assoc_id=association_id(assoc),
-                incoming=True,
+                incoming=incoming,
                 message_type="C-STORE RQ",
                 context_id=context_id,
                 message_id=request.message_id,
-                responded_to=None,
                 sop_class=request.sop_class_uid,
                 sop_instance=request.sop_instance_uid,
-                status=None,
                 has_dataset=True,
                 priority=request.priority,
             )
         )
 
-    def store_response_sent(self, assoc: Any, context_id: int, response: StoreResponse) -> None:
-        """What ``_on_dimse_sent`` publishes for a response ``fast_receive`` sends."""
+    def store_response(
+        self, assoc: Any, context_id: int, response: StoreResponse, *, incoming: bool
+    ) -> None:
+        """What ``_on_dimse_sent`` (``_on_dimse_recv``) publishes for a C-STORE
+        response that ``fast_receive`` sent (``fast_send`` received)."""
         self.bus.publish(
             DimseMessage(
                 side=self.side,
                 assoc_id=association_id(assoc),
-                incoming=False,
+                incoming=incoming,
                 message_type="C-STORE RSP",
                 context_id=context_id,
                 message_id=None,
@@ -377,8 +380,6 @@ class AssociationObserver:
                 sop_class=response.sop_class_uid,
                 sop_instance=response.sop_instance_uid,
                 status=response.status,
-                has_dataset=False,
-                priority=None,
             )
         )
 

@@ -259,7 +259,7 @@ class Receiver:
     # --- the StoreService of fast_receive (on the association's reader thread) ---------
 
     def request_received(self, assoc: Any, context_id: int, request: StoreRequest) -> None:
-        self._observer.store_request_received(assoc, context_id, request)
+        self._observer.store_request(assoc, context_id, request, incoming=True)
 
     def store(self, assoc: Any, request: StoreRequest, transfer_syntax: str, spool: Any) -> int:
         received = ReceivedObject(
@@ -273,7 +273,7 @@ class Receiver:
         return store_object(received, self.settings, self._output_directory, self.bus)
 
     def response_sent(self, assoc: Any, context_id: int, response: StoreResponse) -> None:
-        self._observer.store_response_sent(assoc, context_id, response)
+        self._observer.store_response(assoc, context_id, response, incoming=False)
 
     @reenacted  # acts only on requests without their UIDs, which fast_receive never takes
     def _on_dimse_recv(self, event: Any) -> None:
