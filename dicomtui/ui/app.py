@@ -699,7 +699,7 @@ class DicomTuiApp(App[None]):
         p = self.sender_pane.progress
         self._quit_question = ConfirmScreen(
             f"A send is running ({p.done} of {p.total_files} objects done). Quit and"
-            " abort it? The objects not sent yet are not sent.",
+            f" abort it? The {max(p.total_files - p.done, 0)} objects left will not be sent.",
             yes="Quit",
             no="Keep sending",
         )
