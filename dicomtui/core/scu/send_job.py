@@ -222,9 +222,11 @@ class SendJob:
             (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
         )
         assoc_id = association_id(assoc)
-        # Its read-ahead guesses the next file in the batch's order (checked, so a
-        # file another association took is only read in vain).
-        fast = FastStore.start(assoc, batch.files) if self.settings.fast_path else None
+        # Its read-ahead reads the next file in the batch's order while the peer
+        # answers. Over several associations the next file is usually another's
+        # (the files were read twice): they overlap each other's waits instead.
+        order = batch.files if self.settings.associations == 1 else ()
+        fast = FastStore.start(assoc, order) if self.settings.fast_path else None
         error = ""
         message_id = 0
         try:
