@@ -27,6 +27,7 @@ from raw_dicom import (
     associate_rq,
     c_store_rq,
     p_data,
+    p_data_items,
     release_rq,
     store_status,
 )
@@ -113,3 +114,28 @@ def test_a_store_on_a_rejected_context_is_aborted_and_named(
     assert (
         f"context {REFUSED}" in errors[0].lower() or f"context id {REFUSED}" in errors[0].lower()
     ), errors
+
+
+def test_a_pdu_too_long_to_hold_on_a_rejected_context_is_dropped_and_named(
+    tmp_path: Path, processes: Processes
+) -> None:
+    """One 3 MB P-DATA-TF PDU (more than the reader holds at once, under -pdu 0) with
+    the command and data set together, on the refused context."""
+    inbox = tmp_path / "inbox"
+    port = free_port()
+    scp = processes.start(
+        [*DICOMTUI, "storescp", str(port), "-od", str(inbox), "-v", "-xi", "-pdu", "0"]
+    )
+    wait_for_port(port, proc=scp)
+    uid = generate_uid()
+    command = c_store_rq(1, CT_IMAGE, uid)
+    with associate_two_contexts(port) as peer:
+        big = ct_data_set(uid) + b"\0" * (3 * 1024 * 1024)
+        peer.send(p_data_items([(REFUSED, 0x03, command), (REFUSED, 0x02, big)]))
+        pdu_type, _ = peer.read_pdu()
+        assert pdu_type in (0x07, 0), f"expected an A-ABORT or a close, got PDU type {pdu_type:#x}"
+    log = Processes.stop(scp)
+    assert stored_files(inbox) == []
+    assert "Traceback" not in log, log
+    errors = [line for line in log.splitlines() if line.startswith("E:")]
+    assert len(errors) == 1 and f"context {REFUSED}" in errors[0], log

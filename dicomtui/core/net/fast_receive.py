@@ -64,7 +64,7 @@ from dicomtui.core.dicom.dimse import (
     pdv_items,
 )
 from dicomtui.core.dicom.file_meta import FileMeta, write_received_file_meta
-from dicomtui.core.net.pdu_reader import PduReader, WriteBatch
+from dicomtui.core.net.pdu_reader import WATCHING_PDUS, PduReader, WriteBatch
 from dicomtui.core.net.spool_file import SpoolFile, open_spool_file, prepare_spool_file_here
 from dicomtui.core.stream import stage_counters
 
@@ -73,14 +73,6 @@ LOGGER = logging.getLogger("pynetdicom.service_class")
 #: pynetdicom's status when its EVT_C_STORE handler raised.
 STATUS_HANDLER_FAILED = 0xC211
 
-#: Events whose handlers would see the PDUs handled here.
-WATCHING_PDUS = (
-    evt.EVT_DATA_RECV,
-    evt.EVT_PDU_RECV,
-    evt.EVT_FSM_TRANSITION,
-    evt.EVT_DATA_SENT,
-    evt.EVT_PDU_SENT,
-)
 #: Events not triggered here: the service does what their handlers do.
 REENACTED = (evt.EVT_DIMSE_RECV, evt.EVT_C_STORE, evt.EVT_DIMSE_SENT)
 

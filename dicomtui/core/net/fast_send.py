@@ -53,6 +53,7 @@ from dicomtui.core.dicom import dimse
 from dicomtui.core.dicom.files import DicomFile
 from dicomtui.core.dicom.uids import DEFLATED_LITTLE
 from dicomtui.core.net.observer import AssociationObserver
+from dicomtui.core.net.pdu_reader import WATCHING_PDUS
 from dicomtui.core.net.requestor_reactor import exchange, owns_responses
 from dicomtui.core.net.seam import check as check_seam
 from dicomtui.core.stream import stage_counters
@@ -75,15 +76,6 @@ RECEIVE_SIZE = 65536
 LONGEST_RESPONSE = 64 * 1024
 #: How long pynetdicom is given to end an association the peer ended.
 ENDING_WAIT = 5.0
-
-#: Events whose handlers would see what the fast path writes and reads.
-WATCHING_PDUS = (
-    evt.EVT_PDU_SENT,
-    evt.EVT_PDU_RECV,
-    evt.EVT_DATA_SENT,
-    evt.EVT_DATA_RECV,
-    evt.EVT_FSM_TRANSITION,
-)
 
 OTHER_THAN_THE_RESPONSE = "the peer sent a P-DATA-TF PDU that is not the C-STORE response"
 _PDU_NAMES = {0x05: "A-RELEASE-RQ", 0x06: "A-RELEASE-RP", 0x07: "A-ABORT"}

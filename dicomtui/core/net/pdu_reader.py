@@ -53,9 +53,11 @@ FRAGMENT_WAIT = 0.001
 
 P_DATA_TF = 0x04
 HEADER_LENGTH = 6
-#: Events whose handlers would see a PDU written here: while one is bound that
-#: is not marked ``@skips_p_data``, every PDU takes pynetdicom's path.
-WATCHING_PDUS = (evt.EVT_DATA_RECV, evt.EVT_PDU_RECV, evt.EVT_FSM_TRANSITION)
+#: Events whose handlers would see a received PDU written here: while one is bound
+#: that is not marked ``@skips_p_data``, every PDU takes pynetdicom's path.
+WATCHING_RECEIVED = (evt.EVT_DATA_RECV, evt.EVT_PDU_RECV, evt.EVT_FSM_TRANSITION)
+#: ... and those that would also see what the fast paths send (fast_receive, fast_send).
+WATCHING_PDUS = (*WATCHING_RECEIVED, evt.EVT_DATA_SENT, evt.EVT_PDU_SENT)
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
@@ -162,15 +164,35 @@ class PduReader:
         if len(pdu) < HEADER_LENGTH or pdu[0] != P_DATA_TF:
             return False
         length = int.from_bytes(pdu[2:HEADER_LENGTH], "big")
-        if length > min(READ_AT_ONCE, self.limit):
+        accepted = self.assoc._accepted_cx
+        if length > self.limit:
             return False  # pynetdicom's reader says what is wrong with it
+        if length > READ_AT_ONCE:
+            # Too long to hold here: its first item's context is checked, and the
+            # PDU read and dropped piece by piece if it is refused.
+            first_item = HEADER_LENGTH + 6
+            if len(pdu) < first_item:
+                pdu += _read_at_least(sock, first_item - len(pdu))
+            self.pending = pdu
+            if len(pdu) < first_item or (pdu[first_item - 2] in accepted and not self.refused):
+                return False
+            left = HEADER_LENGTH + length - len(pdu)
+            self.pending = pdu[HEADER_LENGTH + length :]
+            while left > 0:
+                dropped = len(_read_at_least(sock, min(left, READ_AT_ONCE)))
+                if not dropped:
+                    break
+                left -= dropped
+            if not self.refused:
+                self.refused = True
+                self.on_unaccepted_context(pdu[first_item - 2])
+            return True
         if len(pdu) < HEADER_LENGTH + length:
             pdu += _read_at_least(sock, HEADER_LENGTH + length - len(pdu))
         self.pending = pdu
         items = pdv_items(memoryview(pdu)[HEADER_LENGTH:], length)
         if items is None:
             return False
-        accepted = self.assoc._accepted_cx
         unaccepted = next((item[0] for item in items if item[0] not in accepted), None)
         if unaccepted is None and not self.refused:
             return False
@@ -262,7 +284,7 @@ class PduReader:
         if self.dul.state_machine.current_state != "Sta6":
             return None
         handlers = self.assoc._handlers
-        if any(_sees_p_data(handlers.get(event, ())) for event in WATCHING_PDUS):
+        if any(_sees_p_data(handlers.get(event, ())) for event in WATCHING_RECEIVED):
             return None
         message = self.assoc.dimse.message
         if message is None or message.context_id is None or message._data_set_file is None:
