@@ -142,6 +142,8 @@ class PduReader:
             if self.refuse_unaccepted_context():
                 return
         except OSError as exc:
+            if self.refused:
+                return  # the association is being aborted: its socket closes under us
             self.pending_error = exc
         self.pynetdicom_read_pdu()
 
